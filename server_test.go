@@ -43,6 +43,7 @@ type umsServer struct {
 	onRequest     func(sc *serverConn, f *wire.Frame) // nil: reply 200 with the request body
 	onConnect     func(sc *serverConn)                // runs after authentication
 	answerClock   bool                                // answer GetClock (default true via newUMSServer)
+	clockCode     int                                 // GetClock's answer code (default 200)
 	holdHandshake chan struct{}                       // if set, the handshake waits on it
 	holdInit      bool                                // never answer InitConnection
 	initGate      chan struct{}                       // if set, InitConnection is answered once it closes
@@ -131,10 +132,24 @@ func mustStatic(t testing.TB, j string) TokenSource {
 	return ts
 }
 
+// conn returns the i-th accepted connection, waiting for the server side
+// to record it (the client may finish the handshake first).
 func (s *umsServer) conn(i int) *serverConn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.conns[i]
+	s.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		if i < len(s.conns) {
+			sc := s.conns[i]
+			s.mu.Unlock()
+			return sc
+		}
+		s.mu.Unlock()
+		if time.Now().After(deadline) {
+			s.t.Fatalf("server: connection %d never arrived", i)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (s *umsServer) received() []*wire.Frame {
@@ -221,7 +236,11 @@ func (s *umsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.onConnect(sc)
 			}
 		case f.Type == "GetClock":
-			if s.answerClock {
+			switch {
+			case !s.answerClock:
+			case s.clockCode != 0 && s.clockCode != 200:
+				sc.reply(s.t, f, s.clockCode, ".ReqBody$StringResp", `"clock failed"`)
+			default:
 				sc.reply(s.t, f, 200, "GenericResponse", fmt.Sprintf(`{"currentTime":%d}`, time.Now().UnixMilli()))
 			}
 		case s.onRequest != nil:
