@@ -30,9 +30,9 @@ type Conn struct {
 
 	mu      sync.Mutex
 	state   State
-	sess    *session // nil while not connected
-	lostErr error    // why the last session ended, while sess is nil
+	lostErr error // why the last session ended, while live is nil
 	closed  bool
+	live    atomic.Pointer[session] // the ready session; nil while not connected or closed
 
 	closing   chan struct{} // closed when Close starts
 	closeOnce sync.Once
@@ -152,9 +152,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		c.Close()
 		return nil, err
 	}
-	c.mu.Lock()
-	c.sess = s
-	c.mu.Unlock()
+	c.live.Store(s)
 	c.setState(StateReady, nil)
 	c.group.Go(func() { c.supervise(s) })
 	return c, nil
@@ -174,7 +172,8 @@ func (c *Conn) supervise(s *session) {
 		c.mu.Unlock()
 		return
 	}
-	c.sess, c.lostErr = nil, cause
+	c.live.Store(nil)
+	c.lostErr = cause
 	c.mu.Unlock()
 	c.log.Warn("lpwindow: session lost", "err", cause)
 	c.setState(StateDisconnected, cause)
@@ -251,16 +250,20 @@ func (c *Conn) do(ctx context.Context, req outgoing) (*Response, error) {
 	return s.roundTrip(ctx, req)
 }
 
+// current returns the ready session. The fast path is one atomic load.
 func (c *Conn) current() (*session, error) {
+	if s := c.live.Load(); s != nil {
+		return s, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case c.closed:
+	if c.closed {
 		return nil, ErrClosed
-	case c.sess == nil:
-		return nil, &ConnectionLostError{Cause: c.lostErr}
 	}
-	return c.sess, nil
+	if s := c.live.Load(); s != nil {
+		return s, nil
+	}
+	return nil, &ConnectionLostError{Cause: c.lostErr}
 }
 
 func checkRequestType(typ string) error {
@@ -354,8 +357,7 @@ func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
-		s := c.sess
-		c.sess = nil
+		s := c.live.Swap(nil)
 		c.mu.Unlock()
 		close(c.closing)
 		if s != nil {

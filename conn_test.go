@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +23,13 @@ import (
 	"github.com/lpwindow/lpwindow/internal/wire"
 )
 
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(echoServerEnv) != "" {
+		serveEchoProcess() // the out-of-process server of BenchmarkIdleConn
+		return
+	}
+	leakcheck.Main(m)
+}
 
 func dial(t *testing.T, cfg Config) *Conn {
 	t.Helper()

@@ -24,12 +24,16 @@ import (
 type session struct {
 	c     *Conn
 	ws    *websocket.Conn
+	rwc   io.Closer // the raw connection under ws, to cut a stalled close
 	token Token
 
-	ctx    context.Context // cancelled when the session ends
-	cancel context.CancelFunc
-	sem    chan struct{} // write lock
-	done   chan struct{} // closed when the session ends
+	// Reads and writes use context.Background(): a context with a Done
+	// channel makes the websocket library arm a timer per frame, and its
+	// expiry mid-frame would kill the socket. The write timeout is one
+	// reusable timer instead, and ending the session closes the socket.
+	writeTimer *time.Timer
+	sem        chan struct{} // write lock
+	done       chan struct{} // closed when the session ends
 
 	mu      sync.Mutex
 	pending map[string]*call
@@ -52,7 +56,10 @@ func (c *Conn) connect(ctx context.Context) (*session, error) {
 	if tok.JWT == "" || len(tok.JWT) > maxJWTLen {
 		return nil, invalidf(ErrInvalidConfig, "the token source returned a JWT of %d bytes (want 1 to %d)", len(tok.JWT), maxJWTLen)
 	}
-	opts := &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient}
+	capture := &captureTransport{base: c.cfg.HTTPClient.Transport}
+	hc := *c.cfg.HTTPClient
+	hc.Transport = capture
+	opts := &websocket.DialOptions{HTTPClient: &hc}
 	if c.cfg.Auth == AuthHeaders {
 		props, err := c.cfg.ClientProperties.encode(clientPropertiesHeaderType)
 		if err != nil {
@@ -71,14 +78,16 @@ func (c *Conn) connect(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("lpwindow: dialing %s: %w", c.cfg.Domains.AsyncMessagingEnt, dialCause(ctx, err))
 	}
 	ws.SetReadLimit(c.cfg.ReadLimit)
-	sctx, scancel := context.WithCancel(context.Background())
 	s := &session{
-		c: c, ws: ws, token: tok,
-		ctx: sctx, cancel: scancel,
+		c: c, ws: ws, rwc: capture.rwc, token: tok,
 		sem:     make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		pending: make(map[string]*call),
 	}
+	s.writeTimer = time.AfterFunc(time.Hour, func() {
+		s.end(fmt.Errorf("writing a frame took more than %s", c.cfg.WriteTimeout), false)
+	})
+	s.writeTimer.Stop()
 	c.group.Go(s.readLoop)
 	if c.cfg.Auth == AuthInitConnection {
 		headers, err := initConnectionHeaders(c.cfg.ClientProperties, tok.JWT)
@@ -199,9 +208,9 @@ func (s *session) write(ctx context.Context, p []byte) error {
 	if err := s.cause(); err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(s.ctx, s.c.cfg.WriteTimeout)
-	err := s.ws.Write(wctx, websocket.MessageText, p)
-	cancel()
+	s.writeTimer.Reset(s.c.cfg.WriteTimeout)
+	err := s.ws.Write(context.Background(), websocket.MessageText, p)
+	s.writeTimer.Stop()
 	if err != nil {
 		s.end(fmt.Errorf("writing a frame: %w", err), false)
 		return s.cause()
@@ -212,7 +221,7 @@ func (s *session) write(ctx context.Context, p []byte) error {
 
 func (s *session) readLoop() {
 	for {
-		typ, data, err := s.ws.Read(s.ctx)
+		typ, data, err := s.ws.Read(context.Background())
 		if err != nil {
 			s.end(s.readError(err), false)
 			return
@@ -230,6 +239,8 @@ func (s *session) readLoop() {
 func (s *session) readError(err error) error {
 	var ce websocket.CloseError
 	switch {
+	case s.cause() != nil:
+		return s.cause() // the session was ended on purpose
 	case errors.As(err, &ce):
 		return &CloseError{Code: int(ce.Code), Reason: ce.Reason}
 	case errors.Is(err, websocket.ErrMessageTooBig):
@@ -290,15 +301,16 @@ func (s *session) end(cause error, graceful bool) {
 		select {
 		case <-closed:
 		case <-t.C:
-			// The peer did not complete the handshake. Cancelling the
-			// reader's context makes the websocket library drop the
-			// connection (CloseNow would only wait for Close).
-			s.cancel()
+			// The peer did not complete the handshake. CloseNow would
+			// only wait for Close, so cut the connection under it.
+			if s.rwc != nil {
+				_ = s.rwc.Close()
+			}
 			<-closed
 		}
 		t.Stop()
 	}
-	s.cancel()
+	s.writeTimer.Stop()
 	_ = s.ws.CloseNow()
 }
 
@@ -317,7 +329,7 @@ func (s *session) heartbeatLoop() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(s.ctx, cfg.HeartbeatTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.HeartbeatTimeout)
 		_, err := s.c.syncClock(ctx, s)
 		cancel()
 		var apiErr *APIError
@@ -334,4 +346,25 @@ func (s *session) heartbeatLoop() {
 			s.c.log.Debug("lpwindow: heartbeat", "err", err)
 		}
 	}
+}
+
+// captureTransport remembers the connection of a websocket handshake (the
+// 101 response's body), so that a stalled close can be cut.
+type captureTransport struct {
+	base http.RoundTripper
+	rwc  io.Closer
+}
+
+func (t *captureTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols {
+		if c, ok := resp.Body.(io.Closer); ok {
+			t.rwc = c
+		}
+	}
+	return resp, err
 }

@@ -56,52 +56,193 @@ type Frame struct {
 // ErrMalformed is wrapped by every decoding error.
 var ErrMalformed = errors.New("malformed frame")
 
-type rawFrame struct {
-	Kind     string          `json:"kind"`
-	ID       flexString      `json:"id"`
-	ReqID    flexString      `json:"reqId"`
-	Type     string          `json:"type"`
-	Code     flexInt         `json:"code"`
-	Body     json.RawMessage `json:"body"`
-	Headers  json.RawMessage `json:"headers"`
-	Metadata json.RawMessage `json:"metadata"`
+// Decode parses one frame. It never panics; an error wraps ErrMalformed.
+// Body, Headers and Metadata alias data, which the caller must not reuse.
+//
+// The frame is validated with json.Valid and then walked once: only the
+// envelope's members are looked at and the rest is sliced, not copied.
+func Decode(data []byte) (*Frame, error) {
+	if !json.Valid(data) {
+		return nil, fmt.Errorf("%w: not valid JSON", ErrMalformed)
+	}
+	i := skipSpace(data, 0)
+	if data[i] != '{' {
+		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	}
+	f := &Frame{}
+	i++
+	for {
+		i = skipSpace(data, i)
+		switch data[i] {
+		case '}':
+			f.Kind = kindOf(f)
+			return f, nil
+		case ',':
+			i++
+			continue
+		}
+		keyEnd := skipValue(data, i)
+		key := data[i:keyEnd]
+		i = skipSpace(data, keyEnd) + 1 // past ':'
+		i = skipSpace(data, i)
+		end := skipValue(data, i)
+		val := data[i:end]
+		i = end
+		var err error
+		name := key[1 : len(key)-1]
+		if bytes.IndexByte(name, '\\') >= 0 || !utf8.Valid(name) {
+			name = []byte(unquote(key))
+		}
+		switch string(name) { // no allocation: the compiler compares bytes
+		case "kind":
+			f.RawKind, err = stringValue(val, "kind")
+		case "id":
+			f.ID, err = idValue(val, "id")
+		case "reqId":
+			f.ReqID, err = idValue(val, "reqId")
+		case "type":
+			f.Type, err = stringValue(val, "type")
+		case "code":
+			f.Code, err = codeValue(val)
+		case "body":
+			f.Body = nullToNil(val)
+		case "headers":
+			f.Headers = nullToNil(val)
+		case "metadata":
+			f.Metadata = nullToNil(val)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+	}
 }
 
-// Decode parses one frame. It never panics; an error wraps ErrMalformed.
-func Decode(data []byte) (*Frame, error) {
-	var r rawFrame
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	f := &Frame{
-		RawKind:  r.Kind,
-		ID:       string(r.ID),
-		ReqID:    string(r.ReqID),
-		Type:     r.Type,
-		Code:     int(r.Code),
-		Body:     nullToNil(r.Body),
-		Headers:  nullToNil(r.Headers),
-		Metadata: nullToNil(r.Metadata),
-	}
-	switch r.Kind {
+func kindOf(f *Frame) Kind {
+	switch f.RawKind {
 	case "req":
-		f.Kind = KindRequest
+		return KindRequest
 	case "resp":
-		f.Kind = KindResponse
+		return KindResponse
 	case "notification":
-		f.Kind = KindNotification
+		return KindNotification
 	case "":
 		// Several documented samples omit kind (reference §22.10): infer it.
 		switch {
 		case f.ReqID != "":
-			f.Kind = KindResponse
+			return KindResponse
 		case f.ID != "":
-			f.Kind = KindRequest
+			return KindRequest
 		case f.Type != "":
-			f.Kind = KindNotification
+			return KindNotification
 		}
 	}
-	return f, nil
+	return KindUnknown
+}
+
+// The scanners below walk a document json.Valid accepted, so they need not
+// check its grammar, only find where each value ends.
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just past the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at b[i].
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// unquote decodes a JSON string with escapes or invalid UTF-8 (which
+// becomes U+FFFD, as encoding/json does).
+func unquote(raw []byte) string {
+	var s string
+	_ = json.Unmarshal(raw, &s) // valid: json.Valid accepted the document
+	return s
+}
+
+func stringValue(v []byte, name string) (string, error) {
+	switch v[0] {
+	case '"':
+		if in := v[1 : len(v)-1]; bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
+			return string(in), nil
+		}
+		return unquote(v), nil
+	case 'n':
+		return "", nil
+	}
+	return "", fmt.Errorf("%s must be a string, got %.20s", name, v)
+}
+
+// idValue accepts a string or a number: documented samples send numeric
+// ids, and responses echo them as strings.
+func idValue(v []byte, name string) (string, error) {
+	if v[0] == '-' || (v[0] >= '0' && v[0] <= '9') {
+		return string(v), nil
+	}
+	s, err := stringValue(v, name)
+	if err != nil {
+		return "", fmt.Errorf("%s must be a string or a number, got %.20s", name, v)
+	}
+	return s, nil
+}
+
+// codeValue accepts an integer or a string holding one.
+func codeValue(v []byte) (int, error) {
+	if v[0] == 'n' {
+		return 0, nil
+	}
+	if v[0] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	n, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+	if err != nil {
+		return 0, fmt.Errorf("code must be an integer, got %.20s", v)
+	}
+	return n, nil
 }
 
 func nullToNil(m json.RawMessage) json.RawMessage {
@@ -109,51 +250,6 @@ func nullToNil(m json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return m
-}
-
-// flexString accepts a JSON string or number (documented samples send
-// numeric ids; responses echo them as strings).
-type flexString string
-
-func (s *flexString) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || string(b) == "null" {
-		return nil
-	}
-	if b[0] == '"' {
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		*s = flexString(v)
-		return nil
-	}
-	if b[0] == '-' || (b[0] >= '0' && b[0] <= '9') {
-		*s = flexString(b)
-		return nil
-	}
-	return fmt.Errorf("id must be a string or a number, got %.20s", b)
-}
-
-// flexInt accepts a JSON number or a string holding one.
-type flexInt int
-
-func (n *flexInt) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || string(b) == "null" {
-		return nil
-	}
-	if b[0] == '"' {
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		b = []byte(v)
-	}
-	v, err := strconv.Atoi(string(bytes.TrimSpace(b)))
-	if err != nil {
-		return fmt.Errorf("code must be an integer, got %.20s", b)
-	}
-	*n = flexInt(v)
-	return nil
 }
 
 // Request is what AppendRequest encodes. Body, Headers and Metadata must be

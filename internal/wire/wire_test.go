@@ -138,3 +138,54 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeMatchesEncodingJSON checks the hand-written scanner against
+// encoding/json: whatever it accepts, encoding/json reads the same members.
+func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
+	for _, b := range sharedExamples(f) {
+		f.Add(b)
+	}
+	for _, s := range []string{`{"kind":"resp","reqId":"1","code":200,"type":"T","body":{"a":"\"}"}}`, `{"ty\u0070e":"X","body":[1,{"b":[]}]}`, ` { "id" : 12 , "body" : "x" } `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, err := Decode(data)
+		var m map[string]json.RawMessage
+		refErr := json.Unmarshal(data, &m)
+		if err != nil {
+			return // stricter than encoding/json on member types: fine
+		}
+		if refErr != nil {
+			t.Fatalf("Decode accepted %q, encoding/json did not: %v", data, refErr)
+		}
+		str := func(k string) string {
+			var s string
+			if raw, ok := m[k]; ok && string(raw) != "null" && json.Unmarshal(raw, &s) != nil {
+				s = string(raw) // numeric id
+			}
+			return s
+		}
+		if fr.Type != str("type") || fr.RawKind != str("kind") || fr.ID != str("id") || fr.ReqID != str("reqId") {
+			t.Fatalf("%q: got %+v, encoding/json read %v", data, fr, m)
+		}
+		for k, got := range map[string]json.RawMessage{"body": fr.Body, "headers": fr.Headers, "metadata": fr.Metadata} {
+			want := m[k]
+			if string(want) == "null" {
+				want = nil
+			}
+			if string(got) != string(want) {
+				t.Fatalf("%q: %s = %q, encoding/json read %q", data, k, got, want)
+			}
+		}
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	frame := []byte(`{"kind":"resp","reqId":"1b4e28ba-2fa1-11d2-883f-0016d3cca427","type":"ms.PublishEventResponse","code":200,"body":{"sequence":12}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
