@@ -435,4 +435,3 @@ func (c *Conn) eventLoop() {
 		}
 	}
 }
-
