@@ -70,15 +70,14 @@ type Feature string
 // which the tutorials use although the schema lacks them (reference §4.4).
 // FILE_SHARING appears nowhere in the docs and is not offered.
 const (
-	FeatureCoBrowse      Feature = "CO_BROWSE"
-	FeatureCoApp         Feature = "CO_APP"
-	FeaturePhotoSharing  Feature = "PHOTO_SHARING"
-	FeatureSecureForms   Feature = "SECURE_FORMS"
-	FeatureAutoMessages  Feature = "AUTO_MESSAGES"
-	FeatureRichContent   Feature = "RICH_CONTENT"
-	FeatureQuickReplies  Feature = "QUICK_REPLIES"
-	FeatureMultiDialog   Feature = "MULTI_DIALOG"
-	maxClientPropertyLen         = 64
+	FeatureCoBrowse     Feature = "CO_BROWSE"
+	FeatureCoApp        Feature = "CO_APP"
+	FeaturePhotoSharing Feature = "PHOTO_SHARING"
+	FeatureSecureForms  Feature = "SECURE_FORMS"
+	FeatureAutoMessages Feature = "AUTO_MESSAGES"
+	FeatureRichContent  Feature = "RICH_CONTENT"
+	FeatureQuickReplies Feature = "QUICK_REPLIES"
+	FeatureMultiDialog  Feature = "MULTI_DIALOG"
 )
 
 var (
