@@ -60,6 +60,8 @@ func connectWith(t *testing.T, s *lpwindowtest.Server, jwtText string, mode lpwi
 	c, err := lpwindow.Dial(ctxT(t), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
+	// Dial returns on the handshake; wait until the server has the socket.
+	require.Eventually(t, func() bool { return s.Connections(c.ConsumerID()) > 0 }, 5*time.Second, time.Millisecond)
 	k := &consumer{t: t, c: c, ch: make(chan struct{}, 1)}
 	_, err = c.Subscribe("", func(n *lpwindow.Notification) {
 		k.mu.Lock()
@@ -84,6 +86,12 @@ func (k *consumer) req(typ string, body any) *lpwindow.Response {
 func (k *consumer) reqErr(typ string, body any) error {
 	_, err := k.c.Request(ctxT(k.t), typ, body)
 	return err
+}
+
+func (k *consumer) count() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.n)
 }
 
 // changes decodes every "changes" entry of notifications of type typ.

@@ -71,10 +71,16 @@ func (s *Server) serveUMS(w http.ResponseWriter, r *http.Request) {
 	s.state.mu.Lock()
 	s.state.sockets[sk] = struct{}{}
 	s.state.wg.Add(1)
+	if claims != nil {
+		sk.authenticateLocked(claims)
+	}
 	s.state.mu.Unlock()
 	go sk.writeLoop()
 	if claims != nil {
-		sk.authenticate(claims)
+		// ExpireTokens may have run between the check and registration.
+		if _, err := s.idp.verify(r.Header.Get("Authorization")[4:]); err != nil {
+			sk.expire()
+		}
 	} else {
 		t := time.AfterFunc(s.opts.AuthTimeout, func() {
 			if sk.id() == "" {
@@ -90,12 +96,6 @@ func (sk *socket) id() string {
 	sk.s.state.mu.Lock()
 	defer sk.s.state.mu.Unlock()
 	return sk.consumerID
-}
-
-func (sk *socket) authenticate(c *lpClaims) {
-	sk.s.state.mu.Lock()
-	defer sk.s.state.mu.Unlock()
-	sk.authenticateLocked(c)
 }
 
 func (sk *socket) authenticateLocked(c *lpClaims) {
