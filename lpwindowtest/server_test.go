@@ -197,7 +197,9 @@ func TestDomainAPI(t *testing.T) {
 
 	code, body = get(t, s, "/csdr/account/"+a+"/service/baseURI.json?version=1.0")
 	assert.Equal(t, 200, code)
-	var all struct{ BaseURIs []struct{ Service, Account, BaseURI string } }
+	var all struct {
+		BaseURIs []struct{ Service, Account, BaseURI string }
+	}
 	require.NoError(t, json.Unmarshal([]byte(body), &all))
 	got := map[string]string{}
 	for _, b := range all.BaseURIs {

@@ -2,8 +2,8 @@ package lpwindowtest_test
 
 import (
 	"bytes"
-	"net/http"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
