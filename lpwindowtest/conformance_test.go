@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lpwindow/lpwindow"
+	"github.com/lpwindow/lpwindow/internal/lpschema"
 	"github.com/lpwindow/lpwindow/internal/wire"
 	"github.com/lpwindow/lpwindow/lpwindowtest"
 )
@@ -244,6 +245,7 @@ func TestFakeEmitsDocumentedShapes(t *testing.T) {
 	require.NoError(t, a.Join(conv))
 	require.NoError(t, a.SetTTR(conv, lpwindowtest.TTR{Type: "PRIORITIZED", Value: 600}))
 	k.req("ms.PublishEvent", text(conv, "Hello from the consumer"))
+	k.req("ms.GenerateURLForUploadFile", map[string]any{"fileSize": "10", "fileType": "PNG"})
 	_, err := a.SendText(conv, "some agent text")
 	require.NoError(t, err)
 	_, err = a.Accept(conv, 0)
@@ -327,6 +329,74 @@ func TestFakeEmitsDocumentedShapes(t *testing.T) {
 	require.NoError(t, err)
 	claims["aud"] = claims["aud"].([]any)[0] // golang-jwt writes a one-element array; the docs a string: both are valid JWT
 	assert.Empty(t, sameShape("", decodeAny(t, ex["other_jwt_payload__get-messages.json"]), map[string]any(claims), nil))
+
+	checkSchemas(t, s)
+}
+
+// checkSchemas validates every frame the server sent against LivePerson's
+// published frame schemas (ws/consumerNotifications.json and
+// ws/consumerResponses.json).
+func checkSchemas(t *testing.T, s *lpwindowtest.Server) {
+	set, err := lpschema.Load(filepath.Join("..", "..", "shared", "protocol", "schema"))
+	require.NoError(t, err)
+	if set == nil {
+		t.Log("../shared/protocol/schema not present: schema checks skipped")
+		return
+	}
+	// Where schema and documented samples disagree, the samples win, and
+	// the test shows the sample breaking the same rule: the PCS sample's
+	// participants include AGENT, READER and CONTROLLER roles, which the
+	// schema's enum (CONSUMER, ASSIGNED_AGENT, MANAGER) lacks.
+	pcs, err := os.ReadFile(filepath.Join(examplesDir, "notif_ExConversationChangeNotification_mainClosed_postSurveyOpen__post-conversation-survey-pcs.json"))
+	require.NoError(t, err)
+	docErr := set.Validate("ws/consumerNotifications.json", pcs)
+	require.Error(t, docErr)
+	require.Contains(t, docErr.Error(), "participants/")
+	require.NoError(t, set.Validate("ws/consumerNotifications.json", withSchemaRoles(decodeAny(t, pcs))), "only the roles differ")
+
+	checked := map[string]int{}
+	for _, f := range s.Frames() {
+		if f.Direction != lpwindowtest.Out {
+			continue
+		}
+		doc := decodeAny(t, f.Data).(map[string]any)
+		name := "ws/consumerResponses.json"
+		if f.Kind == "notification" {
+			name = "ws/consumerNotifications.json"
+			if f.Type == "ms.MessagingEventNotification" {
+				// The schema requires sequence and serverTimestamp on every
+				// change; chat-state changes have neither (reference §9.1,
+				// documented samples). Validate the others.
+				body := doc["body"].(map[string]any)
+				var keep []any
+				for _, ch := range body["changes"].([]any) {
+					if ch.(map[string]any)["event"].(map[string]any)["type"] != "ChatStateEvent" {
+						keep = append(keep, ch)
+					}
+				}
+				if len(keep) == 0 {
+					continue
+				}
+				body["changes"] = keep
+			}
+		} else if !schemaResponses[f.Type] {
+			continue
+		}
+		assert.NoError(t, set.Validate(name, withSchemaRoles(doc)), "%s %s", f.Type, f.Data)
+		checked[f.Type]++
+	}
+	t.Logf("schema-checked frames: %v", checked)
+	assert.NotZero(t, checked["ms.MessagingEventNotification"])
+	assert.NotZero(t, checked["cqm.ExConversationChangeNotification"])
+	assert.NotZero(t, checked["ms.GenerateURLResponse"])
+}
+
+// schemaResponses are the response types ws/consumerResponses.json
+// describes; the others (GetClock's, GenericSubscribeResponse) have no
+// published schema.
+var schemaResponses = map[string]bool{
+	"cm.RequestConversationResponse": true, "ms.PublishEventResponse": true,
+	"cqm.SubscribeExConversationsResponse": true, ".ReqBody$StringResp": true, "ms.GenerateURLResponse": true,
 }
 
 // asList returns v as a list: an array, or a bare element (reference §5).
@@ -338,4 +408,30 @@ func asList(v any) []any {
 		return nil
 	}
 	return []any{v}
+}
+
+// withSchemaRoles replaces the participant roles the samples use but the
+// schema lacks (AGENT, READER, CONTROLLER) with MANAGER, in place.
+func withSchemaRoles(doc any) any {
+	switch x := doc.(type) {
+	case map[string]any:
+		for k, v := range x {
+			if k == "participants" {
+				for _, p := range asList(v) {
+					if m, ok := p.(map[string]any); ok {
+						switch m["role"] {
+						case "AGENT", "READER", "CONTROLLER":
+							m["role"] = "MANAGER"
+						}
+					}
+				}
+			}
+			withSchemaRoles(v)
+		}
+	case []any:
+		for _, e := range x {
+			withSchemaRoles(e)
+		}
+	}
+	return doc
 }
