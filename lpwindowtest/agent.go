@@ -416,3 +416,29 @@ func (s *Server) SetInvitationState(convID, dialogID, sessionState string) error
 	t.flush()
 	return nil
 }
+
+// DeleteConversation removes a conversation, as LivePerson does when a
+// closed conversation ages out of the metadata stream (reference §9.2):
+// every subscription that reported it gets a DELETE change carrying its
+// last state. An open conversation is closed first.
+func (s *Server) DeleteConversation(convID string) error {
+	st := s.state
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	c := st.convs[convID]
+	if c == nil {
+		return fmt.Errorf("lpwindowtest: no conversation %q", convID)
+	}
+	t := st.begin()
+	if c.stage != "CLOSE" {
+		st.closeStage(c, "SYSTEM")
+		t.meta(c)
+	}
+	delete(st.convs, convID)
+	for _, d := range c.dialogs {
+		delete(st.byDlg, d.id)
+	}
+	t.deleted = append(t.deleted, c)
+	t.flush()
+	return nil
+}

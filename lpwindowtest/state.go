@@ -129,9 +129,10 @@ func (st *state) bump() {
 // tx collects what a change must send, so it goes out after the response
 // that caused it. Use it with st.mu held; flush before unlocking.
 type tx struct {
-	st     *state
-	events []*Event
-	convs  []*conversation
+	st      *state
+	events  []*Event
+	convs   []*conversation
+	deleted []*conversation
 }
 
 func (st *state) begin() *tx { return &tx{st: st} }
@@ -190,10 +191,24 @@ func (t *tx) flush() {
 			}
 		}
 	}
-	if len(t.events)+len(t.convs) > 0 {
+	for _, c := range t.deleted {
+		for sk := range st.sockets {
+			if sk.consumerID != c.consumerID {
+				continue
+			}
+			for id, f := range sk.metaSubs {
+				if f.tracked[c.id] {
+					delete(f.tracked, c.id)
+					sk.sendNotification("cqm.ExConversationChangeNotification",
+						notificationBody(&id, []any{map[string]any{"type": "DELETE", "result": c.result(st.s.opts.Account)}}))
+				}
+			}
+		}
+	}
+	if len(t.events)+len(t.convs)+len(t.deleted) > 0 {
 		st.bump()
 	}
-	t.events, t.convs = nil, nil
+	t.events, t.convs, t.deleted = nil, nil, nil
 }
 
 func notificationBody(subscriptionID *string, changes []any) json.RawMessage {

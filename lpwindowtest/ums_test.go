@@ -446,3 +446,25 @@ func dialogsOf(d map[string]any) []any {
 	ds, _ := d["dialogs"].([]any)
 	return ds
 }
+
+func TestDeleteConversation(t *testing.T) {
+	s := newServer(t, lpwindowtest.Options{})
+	k, _ := connect(t, s, lpwindow.AuthHeaders)
+	k.req("cqm.SubscribeExConversations", map[string]any{"convState": []string{"OPEN", "CLOSE"}})
+	conv := k.open()
+	k.wait("upsert", func() bool { return k.lastConversation(conv) != nil })
+	require.NoError(t, s.DeleteConversation(conv))
+	k.wait("delete", func() bool {
+		for _, c := range k.changes("ExConversationChangeNotification") {
+			if c["type"] == "DELETE" && c["result"].(map[string]any)["convId"] == conv {
+				return true
+			}
+		}
+		return false
+	})
+	_, found := s.Conversation(conv)
+	assert.False(t, found)
+	assert.ErrorIs(t, k.reqErr("ms.PublishEvent", text(conv, "gone")), lpwindow.ErrBadRequest)
+	assert.Error(t, s.DeleteConversation(conv))
+	k.open() // the consumer can start over
+}
