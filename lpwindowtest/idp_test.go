@@ -123,6 +123,21 @@ func TestWebsocketRejectsBadTokens(t *testing.T) {
 	}
 }
 
+func TestWebsocketChecksTheAccount(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	a := newServer(t, lpwindowtest.Options{Account: "111", SigningKey: key})
+	b := newServer(t, lpwindowtest.Options{Account: "222", SigningKey: key})
+	tokA, _, err := a.IssueToken()
+	require.NoError(t, err)
+	ts, err := lpwindow.StaticToken(tokA)
+	require.NoError(t, err)
+	cfg := b.Config(ts) // the right signature, the wrong account (aud)
+	_, err = lpwindow.Dial(ctxT(t), cfg)
+	assert.ErrorIs(t, err, lpwindow.ErrUnauthorized)
+	connectWith(t, a, tokA, lpwindow.AuthHeaders) // and the right one works
+}
+
 func TestTokenExpiryClosesWith4401And4407(t *testing.T) {
 	s := newServer(t, lpwindowtest.Options{TokenLifetime: 1500 * time.Millisecond})
 	// Unauthenticated (signup): 4407.

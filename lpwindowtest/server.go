@@ -51,6 +51,9 @@ type Options struct {
 	// AuthTimeout is how long a socket may stay unauthenticated before it
 	// is closed. Default 5s ("a few seconds", reference §4.3).
 	AuthTimeout time.Duration
+	// SigningKey signs the JWTs the server issues. Default: a new 2048-bit
+	// RSA key per server. Share one to keep tokens valid across restarts.
+	SigningKey *rsa.PrivateKey
 	// Bot makes a built-in bot join every new conversation (see bot.go).
 	// Default false.
 	Bot bool
@@ -109,9 +112,11 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("lpwindowtest: generating a signing key: %w", err)
+	key := opts.SigningKey
+	if key == nil {
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, fmt.Errorf("lpwindowtest: generating a signing key: %w", err)
+		}
 	}
 	fileKey := make([]byte, 32)
 	_, _ = rand.Read(fileKey)
