@@ -73,28 +73,25 @@ func (a *Agent) joinLocked(t *tx, c *conversation) error {
 
 // Leave removes the agent from the conversation (it stays open, unassigned).
 func (a *Agent) Leave(convID string) error {
-	return a.do(convID, func(t *tx, c *conversation) error {
-		p := Participant{a.id, "ASSIGNED_AGENT"}
-		c.participants = removeParticipant(c.participants, p)
-		c.main().participants = removeParticipant(c.main().participants, p)
-		touch(c, c.main())
-		t.meta(c)
-		return nil
-	})
+	return a.do(convID, func(t *tx, c *conversation) error { a.unassign(t, c); return nil })
 }
 
 // Transfer moves the conversation to skillID: the agent leaves and the
 // conversation waits, unassigned, for an agent of that skill.
 func (a *Agent) Transfer(convID, skillID string) error {
 	return a.do(convID, func(t *tx, c *conversation) error {
-		p := Participant{a.id, "ASSIGNED_AGENT"}
-		c.participants = removeParticipant(c.participants, p)
-		c.main().participants = removeParticipant(c.main().participants, p)
 		c.skillID = skillID
-		touch(c, c.main())
-		t.meta(c)
+		a.unassign(t, c)
 		return nil
 	})
+}
+
+func (a *Agent) unassign(t *tx, c *conversation) {
+	p := Participant{a.id, "ASSIGNED_AGENT"}
+	c.participants = removeParticipant(c.participants, p)
+	c.main().participants = removeParticipant(c.main().participants, p)
+	touch(c, c.main())
+	t.meta(c)
 }
 
 // Close closes the conversation's MAIN dialog as the agent. When a survey

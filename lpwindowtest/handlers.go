@@ -142,6 +142,19 @@ func (sk *socket) ownConversation(id string) (*conversation, reply, bool) {
 	return c, reply{}, true
 }
 
+// ownDialog finds the consumer's dialog; conversationID, when given, must
+// be its conversation.
+func (sk *socket) ownDialog(dialogID, conversationID string) (*conversation, *dialog, reply, bool) {
+	c := sk.s.state.byDlg[dialogID]
+	if dialogID == "" || c == nil || c.consumerID != sk.consumerID {
+		return nil, nil, fail(400, "no dialog %q for this consumer", dialogID), false
+	}
+	if conversationID != "" && conversationID != c.id {
+		return nil, nil, fail(400, "dialog %q is not in conversation %q", dialogID, conversationID), false
+	}
+	return c, c.dialog(dialogID), reply{}, true
+}
+
 // updateConversationField: every documented consumer variant (reference §7.2).
 func updateConversationField(sk *socket, t *tx, f *wire.Frame) reply {
 	type field struct {
@@ -305,17 +318,13 @@ func subscribeMessagingEvents(sk *socket, _ *tx, f *wire.Frame) reply {
 	if err := decodeBody(f, &b); err != nil {
 		return fail(400, "%v", err)
 	}
-	c := sk.s.state.byDlg[b.DialogID]
-	if b.DialogID == "" || c == nil || c.consumerID != sk.consumerID {
-		return fail(400, "no dialog %q for this consumer", b.DialogID)
-	}
-	if b.ConversationID != "" && b.ConversationID != c.id {
-		return fail(400, "dialog %q is not in conversation %q", b.DialogID, b.ConversationID)
+	_, d, refused, found := sk.ownDialog(b.DialogID, b.ConversationID)
+	if !found {
+		return refused
 	}
 	if b.FromSeq < 0 {
 		return fail(400, "fromSeq must be >= 0")
 	}
-	d := c.dialog(b.DialogID)
 	sk.dialogSubs[b.DialogID] = true
 	var replay []any
 	for _, e := range d.events {
@@ -344,14 +353,10 @@ func publishEvent(sk *socket, t *tx, f *wire.Frame) reply {
 	if err := decodeBody(f, &b); err != nil {
 		return fail(400, "%v", err)
 	}
-	c := sk.s.state.byDlg[b.DialogID]
-	if b.DialogID == "" || c == nil || c.consumerID != sk.consumerID {
-		return fail(400, "no dialog %q for this consumer", b.DialogID)
+	c, d, r, found := sk.ownDialog(b.DialogID, b.ConversationID)
+	if !found {
+		return r
 	}
-	if b.ConversationID != "" && b.ConversationID != c.id {
-		return fail(400, "dialog %q is not in conversation %q", b.DialogID, b.ConversationID)
-	}
-	d := c.dialog(b.DialogID)
 	if d.state != "OPEN" {
 		return fail(400, "dialog %q is closed", b.DialogID)
 	}
