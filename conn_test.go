@@ -53,6 +53,9 @@ func TestDialHeaderAuth(t *testing.T) {
 	h := s.header
 	s.mu.Unlock()
 	assert.Equal(t, "jwt "+s.jwt, h.Get("Authorization"))
+	s.mu.Lock()
+	assert.Equal(t, "/ws_api/account/123/messaging/consumer?v=3", s.url, "no token in the URL")
+	s.mu.Unlock()
 	var props map[string]any
 	require.NoError(t, json.Unmarshal([]byte(h.Get("Client-Properties")), &props))
 	assert.Equal(t, ".ClientProperties", props["type"])
@@ -105,6 +108,7 @@ func TestDialInitConnection(t *testing.T) {
 	assert.Equal(t, s.jwt, hs[1]["jwt"])
 	s.mu.Lock()
 	assert.Empty(t, s.header.Get("Authorization"), "InitConnection mode must not send the Authorization header")
+	assert.Equal(t, "/ws_api/account/123/messaging/consumer?v=3", s.url, "no token in the URL")
 	s.mu.Unlock()
 
 	close(s.initGate)

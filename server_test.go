@@ -53,6 +53,7 @@ type umsServer struct {
 	conns  []*serverConn
 	frames []*wire.Frame
 	header http.Header // the last handshake's headers
+	url    string      // the last handshake's request URI
 
 	srv *httptest.Server
 }
@@ -174,6 +175,7 @@ func (s *umsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.header = r.Header.Clone()
+	s.url = r.URL.RequestURI()
 	s.mu.Unlock()
 	ws, err := websocket.Accept(w, r, nil)
 	if err != nil {
