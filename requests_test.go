@@ -131,18 +131,27 @@ func TestTypedRequestValidationSendsNothing(t *testing.T) {
 	ctx := tctx(t)
 	long := strings.Repeat("x", 65)
 	cases := map[string]error{
-		"skill id too long":     func() error { _, err := c.RequestConversation(ctx, lpwindow.ConversationRequest{SkillID: long}); return err }(),
-		"bad ttrDefName":        func() error { _, err := c.RequestConversation(ctx, lpwindow.ConversationRequest{TTR: lpwindow.TTRCustom}); return err }(),
-		"no conversation id":    c.UpdateConversation(ctx, "", lpwindow.CloseConversation{}),
-		"no field":              c.UpdateConversation(ctx, "c"),
-		"nil field":             c.UpdateConversation(ctx, "c", nil),
-		"csat 0":                c.UpdateConversation(ctx, "c", lpwindow.RateCSAT{Rate: 0, Status: lpwindow.CSATFilled}),
-		"csat 6":                c.UpdateConversation(ctx, "c", lpwindow.RateCSAT{Rate: 6, Status: lpwindow.CSATFilled}),
-		"csat status":           c.UpdateConversation(ctx, "c", lpwindow.RateCSAT{Rate: 3, Status: "DONE"}),
-		"ttr type":              c.UpdateConversation(ctx, "c", lpwindow.SetTTR{Type: "SOON"}),
-		"ttr negative":          c.UpdateConversation(ctx, "c", lpwindow.SetTTR{Type: lpwindow.TTRCustom, Value: -time.Second}),
-		"close dialog no id":    c.UpdateConversation(ctx, "c", lpwindow.CloseDialog{}),
-		"bad filter":            func() error { _, err := c.SubscribeConversations(ctx, lpwindow.ConversationsFilter{States: []lpwindow.ConversationState{"MAYBE"}}); return err }(),
+		"skill id too long": func() error {
+			_, err := c.RequestConversation(ctx, lpwindow.ConversationRequest{SkillID: long})
+			return err
+		}(),
+		"bad ttrDefName": func() error {
+			_, err := c.RequestConversation(ctx, lpwindow.ConversationRequest{TTR: lpwindow.TTRCustom})
+			return err
+		}(),
+		"no conversation id": c.UpdateConversation(ctx, "", lpwindow.CloseConversation{}),
+		"no field":           c.UpdateConversation(ctx, "c"),
+		"nil field":          c.UpdateConversation(ctx, "c", nil),
+		"csat 0":             c.UpdateConversation(ctx, "c", lpwindow.RateCSAT{Rate: 0, Status: lpwindow.CSATFilled}),
+		"csat 6":             c.UpdateConversation(ctx, "c", lpwindow.RateCSAT{Rate: 6, Status: lpwindow.CSATFilled}),
+		"csat status":        c.UpdateConversation(ctx, "c", lpwindow.RateCSAT{Rate: 3, Status: "DONE"}),
+		"ttr type":           c.UpdateConversation(ctx, "c", lpwindow.SetTTR{Type: "SOON"}),
+		"ttr negative":       c.UpdateConversation(ctx, "c", lpwindow.SetTTR{Type: lpwindow.TTRCustom, Value: -time.Second}),
+		"close dialog no id": c.UpdateConversation(ctx, "c", lpwindow.CloseDialog{}),
+		"bad filter": func() error {
+			_, err := c.SubscribeConversations(ctx, lpwindow.ConversationsFilter{States: []lpwindow.ConversationState{"MAYBE"}})
+			return err
+		}(),
 		"unsubscribe no id":     c.UnsubscribeConversations(ctx, ""),
 		"subscribe no dialog":   c.SubscribeMessagingEvents(ctx, "", "", 0),
 		"negative fromSeq":      c.SubscribeMessagingEvents(ctx, "d", "", -1),
@@ -162,11 +171,14 @@ func TestTypedRequestValidationSendsNothing(t *testing.T) {
 		"rich text too long":    pub(c, ctx, "d", lpwindow.RichContent{Content: json.RawMessage(`{"type":"vertical","elements":[{"type":"text","text":"` + strings.Repeat("a", 5001) + `"}]}`)}),
 		"button title too long": pub(c, ctx, "d", lpwindow.RichContent{Content: json.RawMessage(`{"type":"button","title":"` + strings.Repeat("a", 129) + `"}`)}),
 		"quick reply no resp":   pub(c, ctx, "d", lpwindow.RichContent{Content: json.RawMessage(`{"type":"template","templateType":"quickReply","title":"t"}`)}),
-		"metadata not object":   func() error { _, err := c.Publish(ctx, lpwindow.Publication{DialogID: "d", Event: lpwindow.Text{Message: "x"}, Metadata: []json.RawMessage{json.RawMessage(`[1]`)}}); return err }(),
-		"upload type":           func() error { _, err := c.GenerateUploadURL(ctx, 10, "BMP"); return err }(),
-		"upload too big":        func() error { _, err := c.GenerateUploadURL(ctx, lpwindow.MaxFileSize+1, lpwindow.FilePNG); return err }(),
-		"upload empty":          func() error { _, err := c.GenerateUploadURL(ctx, 0, lpwindow.FilePNG); return err }(),
-		"download path":         func() error { _, err := c.GenerateDownloadURL(ctx, "relative"); return err }(),
+		"metadata not object": func() error {
+			_, err := c.Publish(ctx, lpwindow.Publication{DialogID: "d", Event: lpwindow.Text{Message: "x"}, Metadata: []json.RawMessage{json.RawMessage(`[1]`)}})
+			return err
+		}(),
+		"upload type":    func() error { _, err := c.GenerateUploadURL(ctx, 10, "BMP"); return err }(),
+		"upload too big": func() error { _, err := c.GenerateUploadURL(ctx, lpwindow.MaxFileSize+1, lpwindow.FilePNG); return err }(),
+		"upload empty":   func() error { _, err := c.GenerateUploadURL(ctx, 0, lpwindow.FilePNG); return err }(),
+		"download path":  func() error { _, err := c.GenerateDownloadURL(ctx, "relative"); return err }(),
 	}
 	for name, err := range cases {
 		assert.ErrorIs(t, err, lpwindow.ErrInvalidRequest, name)
