@@ -41,6 +41,9 @@ type Conn struct {
 	subs   subscriptions
 	events eventQueue
 
+	routerMu sync.Mutex
+	router   *router // conversations; started by the first OpenConversation
+
 	clockOffset atomic.Int64 // server minus local clock, in ns
 	clockKnown  atomic.Bool
 	stats       stats
@@ -364,6 +367,11 @@ func (c *Conn) Close() error {
 			s.end(ErrClosed, true)
 		}
 		c.subs.stopAll()
+		c.routerMu.Lock()
+		if c.router != nil {
+			c.router.stop()
+		}
+		c.routerMu.Unlock()
 		c.setState(StateClosed, nil)
 		if c.events.quit != nil {
 			close(c.events.quit)
