@@ -544,30 +544,31 @@ func (c *Conn) conversations(ctx context.Context) (*router, error) {
 		infos: map[string]ConversationInfo{}, tasks: make(chan func(context.Context), 256)}
 	snapshot := make(chan struct{})
 	var once sync.Once
-	msgs, err := c.Subscribe(TypeMessagingEventNotification, r.onEvents)
-	if err != nil {
-		return nil, err
-	}
-	meta, err := c.Subscribe(TypeConversationNotification, func(n *Notification) {
-		r.onMetadata(n)
-		once.Do(func() { close(snapshot) })
+	// One subscription for both notification types, so that the stream
+	// keeps the order in which the server sent metadata and events.
+	msgBase, metaBase := typeBase(TypeMessagingEventNotification), typeBase(TypeConversationNotification)
+	sub, err := c.Subscribe("", func(n *Notification) {
+		switch typeBase(n.Type) {
+		case msgBase:
+			r.onEvents(n)
+		case metaBase:
+			r.onMetadata(n)
+			once.Do(func() { close(snapshot) })
+		}
 	})
 	if err != nil {
-		msgs.Unsubscribe()
 		return nil, err
 	}
 	if _, err := c.SubscribeConversations(ctx, ConversationsFilter{
 		States: []ConversationState{ConversationOpen, ConversationClose},
 		Stages: []ConversationState{ConversationOpen, ConversationClose}}); err != nil {
-		msgs.Unsubscribe()
-		meta.Unsubscribe()
+		sub.Unsubscribe()
 		return nil, err
 	}
 	select {
 	case <-snapshot:
 	case <-ctx.Done():
-		msgs.Unsubscribe()
-		meta.Unsubscribe()
+		sub.Unsubscribe()
 		return nil, fmt.Errorf("lpwindow: waiting for the conversation snapshot: %w", ctx.Err())
 	}
 	c.group.Go(r.work)

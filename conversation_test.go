@@ -285,3 +285,21 @@ func TestConversationQueueOverflowIsVisible(t *testing.T) {
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func TestAgentProfile(t *testing.T) {
+	s, c, _ := fake(t, lpwindowtest.Options{})
+	ctx := tctx(t)
+	a := s.NewAgent("Ann Agent")
+	p, err := c.AgentProfile(ctx, a.ID())
+	require.NoError(t, err)
+	assert.Equal(t, a.ID(), p.ID)
+	assert.Equal(t, "Ann Agent", p.Nickname)
+	assert.NotEmpty(t, p.PictureURL)
+	_, err = c.AgentProfile(ctx, "nobody")
+	assert.ErrorIs(t, err, lpwindow.ErrNotFound)
+	var he *lpwindow.HTTPError
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, "acCdnDomain", he.Service)
+	_, err = c.AgentProfile(ctx, "")
+	assert.ErrorIs(t, err, lpwindow.ErrInvalidRequest)
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lpwindow/lpwindow"
+	"github.com/lpwindow/lpwindow/lpwindowtest"
 )
 
 func ExampleDial() {
@@ -65,4 +66,135 @@ func ExampleConn_Subscribe() {
 		log.Fatal(err)
 	}
 	defer sub.Unsubscribe()
+}
+
+// consumerOnFake connects a new consumer to a fresh fake LivePerson.
+func consumerOnFake(opts lpwindowtest.Options) (*lpwindowtest.Server, *lpwindow.Conn) {
+	srv, err := lpwindowtest.NewServer(opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	jwt, _, err := srv.IssueToken()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ts, err := lpwindow.StaticToken(jwt)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := lpwindow.Dial(context.Background(), srv.Config(ts))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return srv, c
+}
+
+func ExampleConn_OpenConversation() {
+	srv, c := consumerOnFake(lpwindowtest.Options{Bot: true}) // the bot echoes
+	defer srv.Close()
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	conv, err := c.OpenConversation(ctx, lpwindow.ConversationOptions{AutoAccept: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	greeting, err := conv.WaitFor(ctx, lpwindow.IsAgentText)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("agent:", greeting.Message.Event.Text)
+	if _, err := conv.SendText(ctx, "Hello!"); err != nil {
+		log.Fatal(err)
+	}
+	reply, err := conv.WaitFor(ctx, lpwindow.IsAgentText)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("agent:", reply.Message.Event.Text)
+	if err := conv.Close(ctx); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// agent: Hi! I'm the lpwindowtest bot. Say anything and I'll echo it; say "help" for more.
+	// agent: You said: Hello!
+}
+
+func ExampleConversation_Next() {
+	srv, c := consumerOnFake(lpwindowtest.Options{})
+	defer srv.Close()
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conv, err := c.OpenConversation(ctx, lpwindow.ConversationOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	agent := srv.NewAgent("Ann")
+	_ = agent.Join(conv.ID())
+	_ = agent.SetChatState(conv.ID(), "COMPOSING")
+	_, _ = agent.SendText(conv.ID(), "How can I help?")
+
+	for {
+		ev, err := conv.Next(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		switch ev.Kind {
+		case lpwindow.KindMetadata:
+			for _, ch := range ev.Changes {
+				if ch.Kind == lpwindow.ChangeAgentJoined {
+					fmt.Println("an agent joined")
+				}
+			}
+		case lpwindow.KindChatState:
+			fmt.Println("typing:", ev.Message.Event.ChatState == lpwindow.ChatComposing)
+		case lpwindow.KindMessage:
+			fmt.Printf("message %d: %s\n", ev.Message.Sequence, ev.Message.Event.Text)
+			return
+		}
+	}
+	// Output:
+	// an agent joined
+	// typing: true
+	// message 0: How can I help?
+}
+
+func ExampleConversation_Answer() {
+	srv, c := consumerOnFake(lpwindowtest.Options{})
+	defer srv.Close()
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conv, err := c.OpenConversation(ctx, lpwindow.ConversationOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	agent := srv.NewAgent("Ann")
+	_ = agent.Join(conv.ID())
+	_, _ = agent.SendQuickReplies(conv.ID(), "Shipping or billing?", []lpwindowtest.QuickReply{{Title: "Shipping"}, {Title: "Billing"}})
+
+	q, err := conv.WaitFor(ctx, func(ev lpwindow.ConversationEvent) bool {
+		return lpwindow.IsAgentText(ev) && ev.Message.Event.QuickReplies != nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, b := range q.Message.Event.QuickReplies.Replies {
+		fmt.Println("option:", b.Title)
+	}
+	// An ACTION receipt for the question, then the button's text.
+	if err := conv.Answer(ctx, q.Message, q.Message.Event.QuickReplies.Replies[1]); err != nil {
+		log.Fatal(err)
+	}
+	e, err := srv.WaitEvent(ctx, conv.ID(), "", func(e *lpwindowtest.Event) bool { return e.Role == "CONSUMER" && e.Text() != "" })
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("the agent got:", e.Text())
+	// Output:
+	// option: Shipping
+	// option: Billing
+	// the agent got: Billing
 }

@@ -1,0 +1,78 @@
+package lpwindow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// AgentProfile is an agent's public profile.
+type AgentProfile struct {
+	ID         string
+	Nickname   string
+	FullName   string
+	PictureURL string
+	EmployeeID string
+	Raw        json.RawMessage // the whole response
+}
+
+// AgentProfile looks up an agent's public profile by participant id (the
+// originatorId of its events, or an ASSIGNED_AGENT participant's id) on the
+// account-config CDN, Config.Domains.ACCDN (reference §16):
+//
+//	GET https://{acCdnDomain}/api/account/{account}/configuration/le-users/users/{agentId}
+//
+// UNCONFIRMED in LivePerson's documentation: whether a consumer needs any
+// credential for this call (none is sent: it is a public CDN resource), and
+// which fields the response holds (those above follow the Users API; Raw
+// keeps the rest). A failure is an *HTTPError.
+func (c *Conn) AgentProfile(ctx context.Context, agentID string) (*AgentProfile, error) {
+	if err := checkID("agentId", agentID, true); err != nil {
+		return nil, err
+	}
+	if c.cfg.Domains.ACCDN == "" {
+		return nil, invalidf(ErrInvalidConfig, "Domains.ACCDN is needed for agent profiles")
+	}
+	scheme := "https"
+	if c.cfg.Insecure {
+		scheme = "http"
+	}
+	path := "/api/account/" + url.PathEscape(c.cfg.Account) + "/configuration/le-users/users/" + url.PathEscape(agentID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+c.cfg.Domains.ACCDN+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("lpwindow: agent profile: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("lpwindow: agent profile: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("lpwindow: agent profile: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &HTTPError{StatusCode: resp.StatusCode, Service: "acCdnDomain", Endpoint: "GET " + path, Body: strings.TrimSpace(string(body))}
+	}
+	var p struct {
+		ID         json.RawMessage `json:"id"`
+		PID        json.RawMessage `json:"pid"`
+		Nickname   string          `json:"nickname"`
+		FullName   string          `json:"fullName"`
+		PictureURL string          `json:"pictureUrl"`
+		EmployeeID json.RawMessage `json:"employeeId"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("lpwindow: agent profile: %w", err)
+	}
+	out := &AgentProfile{ID: text(p.ID), Nickname: p.Nickname, FullName: p.FullName, PictureURL: p.PictureURL, EmployeeID: text(p.EmployeeID), Raw: body}
+	if out.ID == "" {
+		out.ID = text(p.PID)
+	}
+	return out, nil
+}
