@@ -16,13 +16,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/lpwindow/lpwindow"
@@ -50,107 +48,103 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	me := c.ConsumerID()
-	fmt.Fprintf(out, "connected as consumer %s\n", short(me))
+	fmt.Fprintf(out, "connected as consumer %s\n", short(c.ConsumerID()))
 
-	// Everything the server sends lands here, in order.
-	events := make(chan change, 256)
-	if _, err := c.Subscribe("ms.MessagingEventNotification", func(n *lpwindow.Notification) { forward(n, events) }); err != nil {
-		return err
-	}
-	meta := &metadata{}
-	if _, err := c.Subscribe("cqm.ExConversationChangeNotification", meta.update); err != nil {
-		return err
-	}
-
-	// Resume the consumer's open conversation, or open one (reference §10).
-	if _, err := c.Request(ctx, "cqm.SubscribeExConversations", map[string]any{"convState": []string{"OPEN"}}); err != nil {
-		return err
-	}
-	conv, err := meta.openConversation(ctx)
+	// Resume the consumer's open conversation, or open a new one. AutoAccept
+	// sends an ACCEPT receipt for each agent message as it reaches us.
+	conv, err := c.OpenConversation(ctx, lpwindow.ConversationOptions{AutoAccept: true})
 	if err != nil {
 		return err
 	}
-	if conv == "" {
-		resp, err := c.Request(ctx, "cm.ConsumerRequestConversation", map[string]any{"channelType": "MESSAGING"})
-		if err != nil {
-			return err
-		}
-		var b struct {
-			ConversationID string `json:"conversationId"`
-		}
-		if err := resp.Decode(&b); err != nil {
-			return err
-		}
-		conv = b.ConversationID
-		fmt.Fprintf(out, "conversation %s opened\n\n", short(conv))
-	} else {
-		fmt.Fprintf(out, "conversation %s resumed\n\n", short(conv))
-	}
-	if _, err := c.Request(ctx, "ms.SubscribeMessagingEvents", map[string]any{"dialogId": conv, "fromSeq": 0}); err != nil {
-		return err
-	}
+	fmt.Fprintf(out, "conversation %s\n\n", short(conv.ID()))
 
-	publish := func(event map[string]any) error {
-		_, err := c.Request(ctx, "ms.PublishEvent", map[string]any{"dialogId": conv, "conversationId": conv, "event": event})
-		return err
-	}
-	say := func(text string) error {
-		// Typing first, as a person would; then the text.
-		if err := publish(map[string]any{"type": "ChatStateEvent", "chatState": "COMPOSING"}); err != nil {
-			return err
-		}
-		if err := publish(map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": text}); err != nil {
-			return err
-		}
-		return publish(map[string]any{"type": "ChatStateEvent", "chatState": "ACTIVE"})
-	}
-	// awaitAgentText prints events until an agent text arrives, and
-	// acknowledges each agent text with ACCEPT and READ receipts.
-	awaitAgentText := func() (string, error) {
+	// awaitAgent prints the stream until an agent text arrives, and marks
+	// that text read.
+	awaitAgent := func() error {
 		for {
-			select {
-			case ch := <-events:
-				printEvent(out, ch, me)
-				if ch.OriginatorID == me || ch.Event.Type != "ContentEvent" {
-					continue
-				}
-				for _, status := range []string{"ACCEPT", "READ"} {
-					if err := publish(map[string]any{"type": "AcceptStatusEvent", "status": status, "sequenceList": []int{ch.Sequence}}); err != nil {
-						return "", err
-					}
-				}
-				return ch.Event.text(), nil
-			case <-ctx.Done():
-				return "", fmt.Errorf("waiting for the agent: %w", ctx.Err())
+			ev, err := conv.Next(ctx)
+			if err != nil {
+				return fmt.Errorf("waiting for the agent: %w", err)
+			}
+			printEvent(out, ev)
+			if lpwindow.IsAgentText(ev) {
+				return conv.MarkRead(ctx, ev.Dialog, ev.Message.Sequence)
 			}
 		}
 	}
-
-	if _, err := awaitAgentText(); err != nil { // the greeting
+	if err := awaitAgent(); err != nil { // the greeting
 		return err
 	}
 	for _, line := range []string{"Hello! I'd like to check my order.", "help"} {
-		if err := say(line); err != nil {
+		// Typing first, as a person would; then the text.
+		if err := conv.Typing(ctx, true); err != nil {
 			return err
 		}
-		if _, err := awaitAgentText(); err != nil {
+		if _, err := conv.SendText(ctx, line); err != nil {
+			return err
+		}
+		if err := conv.Typing(ctx, false); err != nil {
+			return err
+		}
+		if err := awaitAgent(); err != nil {
 			return err
 		}
 	}
 
-	// Close the conversation and wait for the metadata to say so.
-	if _, err := c.Request(ctx, "cm.UpdateConversationField", map[string]any{"conversationId": conv,
-		"conversationField": []any{map[string]any{"field": "ConversationStateField", "conversationState": "CLOSE"}}}); err != nil {
+	// Close, and wait for the metadata to say so.
+	if err := conv.Close(ctx); err != nil {
 		return err
 	}
-	by, err := meta.waitClosed(ctx, conv)
-	if err != nil {
-		return err
+	for {
+		ev, err := conv.Next(ctx)
+		if err != nil {
+			return fmt.Errorf("waiting for the close: %w", err)
+		}
+		printEvent(out, ev)
+		if ev.Kind == lpwindow.KindMetadata && ev.Info.State == lpwindow.ConversationClose {
+			fmt.Fprintf(out, "\nconversation closed by %s\n", strings.ToLower(ev.Info.CloseReason))
+			return nil
+		}
 	}
-	drain(out, events, me)
-	fmt.Fprintf(out, "\nconversation closed by %s\n", strings.ToLower(by))
-	return nil
+}
+
+func printEvent(out io.Writer, ev lpwindow.ConversationEvent) {
+	switch ev.Kind {
+	case lpwindow.KindMessage:
+		who := "agent"
+		if ev.Mine {
+			who = "me"
+		}
+		e := ev.Message.Event
+		switch e.Type {
+		case lpwindow.EventContent:
+			fmt.Fprintf(out, "  %-6s %s\n", who+":", e.Text)
+			if e.QuickReplies != nil {
+				var titles []string
+				for _, b := range e.QuickReplies.Replies {
+					titles = append(titles, "["+b.Title+"]")
+				}
+				fmt.Fprintf(out, "         %s\n", strings.Join(titles, " "))
+			}
+		case lpwindow.EventAcceptStatus:
+			if !ev.Mine {
+				word := map[lpwindow.AcceptStatus]string{lpwindow.StatusAccept: "received", lpwindow.StatusRead: "read"}[e.Status]
+				fmt.Fprintf(out, "         (%s by the agent: %v)\n", word, e.Sequences)
+			}
+		}
+	case lpwindow.KindChatState:
+		if !ev.Mine && ev.Message.Event.ChatState == lpwindow.ChatComposing {
+			fmt.Fprintln(out, "         (the agent is typing…)")
+		}
+	case lpwindow.KindMetadata:
+		for _, ch := range ev.Changes {
+			if ch.Kind == lpwindow.ChangeAgentJoined {
+				fmt.Fprintln(out, "  (an agent joined)")
+			}
+		}
+	case lpwindow.KindGap:
+		fmt.Fprintf(out, "  (messages %d to %d could not be delivered)\n", ev.GapFrom, ev.GapTo)
+	}
 }
 
 // setup returns the Config: the embedded fake, or LivePerson with LP_ACCOUNT.
@@ -255,174 +249,6 @@ func postJSON(ctx context.Context, hc *http.Client, url string, v any) error {
 		return fmt.Errorf("signup: HTTP %d", resp.StatusCode)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-// change is the part of a messaging event the transcript shows.
-type change struct {
-	Sequence     int    `json:"sequence"`
-	OriginatorID string `json:"originatorId"`
-	Event        event  `json:"event"`
-}
-
-type event struct {
-	Type         string          `json:"type"`
-	ContentType  string          `json:"contentType"`
-	Message      json.RawMessage `json:"message"`
-	Status       string          `json:"status"`
-	SequenceList []int           `json:"sequenceList"`
-	ChatState    string          `json:"chatState"`
-	QuickReplies *struct {
-		Replies []struct {
-			Title string `json:"title"`
-		} `json:"replies"`
-	} `json:"quickReplies"`
-}
-
-func (e event) text() string {
-	var s string
-	_ = json.Unmarshal(e.Message, &s)
-	return s
-}
-
-func forward(n *lpwindow.Notification, to chan<- change) {
-	var b struct {
-		Changes []change `json:"changes"`
-	}
-	if n.Decode(&b) != nil {
-		return
-	}
-	for _, ch := range b.Changes {
-		to <- ch
-	}
-}
-
-func printEvent(out io.Writer, ch change, me string) {
-	who := "agent"
-	if ch.OriginatorID == me {
-		who = "me"
-	}
-	e := ch.Event
-	switch e.Type {
-	case "ContentEvent":
-		fmt.Fprintf(out, "  %-6s %s\n", who+":", e.text())
-		if e.QuickReplies != nil {
-			var titles []string
-			for _, r := range e.QuickReplies.Replies {
-				titles = append(titles, "["+r.Title+"]")
-			}
-			fmt.Fprintf(out, "         %s\n", strings.Join(titles, " "))
-		}
-	case "AcceptStatusEvent":
-		if who == "agent" {
-			fmt.Fprintf(out, "         (%s by the agent: %v)\n", map[string]string{"ACCEPT": "received", "READ": "read", "ACTION": "acted on"}[e.Status], e.SequenceList)
-		}
-	case "ChatStateEvent":
-		if who == "agent" && e.ChatState == "COMPOSING" {
-			fmt.Fprintln(out, "         (the agent is typing…)")
-		}
-	}
-}
-
-// drain prints what is already queued.
-func drain(out io.Writer, events <-chan change, me string) {
-	for {
-		select {
-		case ch := <-events:
-			printEvent(out, ch, me)
-		case <-time.After(100 * time.Millisecond):
-			return
-		}
-	}
-}
-
-// metadata tracks conversation states from cqm.ExConversationChangeNotification.
-type metadata struct {
-	mu       sync.Mutex
-	snapshot bool
-	convs    map[string]struct{ state, closedBy string }
-	changed  chan struct{}
-}
-
-func (m *metadata) update(n *lpwindow.Notification) {
-	var b struct {
-		Changes []struct {
-			Type   string `json:"type"`
-			Result struct {
-				ConvID  string `json:"convId"`
-				Details struct {
-					State       string `json:"state"`
-					CloseReason string `json:"closeReason"`
-				} `json:"conversationDetails"`
-			} `json:"result"`
-		} `json:"changes"`
-	}
-	if n.Decode(&b) != nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.convs == nil {
-		m.convs = map[string]struct{ state, closedBy string }{}
-	}
-	for _, ch := range b.Changes {
-		if ch.Type == "UPSERT" {
-			m.convs[ch.Result.ConvID] = struct{ state, closedBy string }{ch.Result.Details.State, ch.Result.Details.CloseReason}
-		}
-	}
-	m.snapshot = true
-	if m.changed != nil {
-		close(m.changed)
-		m.changed = nil
-	}
-}
-
-// wait blocks until cond holds over the metadata.
-func (m *metadata) wait(ctx context.Context, cond func() bool) error {
-	for {
-		m.mu.Lock()
-		if cond() {
-			m.mu.Unlock()
-			return nil
-		}
-		if m.changed == nil {
-			m.changed = make(chan struct{})
-		}
-		ch := m.changed
-		m.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// openConversation waits for the first snapshot and returns an open
-// conversation's id, or "".
-func (m *metadata) openConversation(ctx context.Context) (string, error) {
-	var id string
-	err := m.wait(ctx, func() bool {
-		for cid, c := range m.convs {
-			if c.state == "OPEN" {
-				id = cid
-			}
-		}
-		return m.snapshot
-	})
-	return id, err
-}
-
-func (m *metadata) waitClosed(ctx context.Context, conv string) (string, error) {
-	var by string
-	err := m.wait(ctx, func() bool {
-		c, ok := m.convs[conv]
-		by = c.closedBy
-		return ok && c.state == "CLOSE"
-	})
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "", fmt.Errorf("the conversation did not close: %w", err)
-	}
-	return by, err
 }
 
 func short(id string) string {

@@ -17,7 +17,7 @@ func TestQuickstartTranscript(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(ctx, &out))
 	for _, want := range []string{
-		"conversation ", " opened",
+		"connected as consumer ", "(an agent joined)",
 		"agent: Hi! I'm the lpwindowtest bot.",
 		"me:    Hello! I'd like to check my order.",
 		"(received by the agent:", "(read by the agent:", "(the agent is typing…)",
