@@ -109,6 +109,7 @@ const (
 	AuthInitConnection
 )
 
+// String returns the AuthMode's name.
 func (m AuthMode) String() string {
 	switch m {
 	case AuthHeaders:

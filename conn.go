@@ -60,6 +60,7 @@ const (
 	StateClosed                    // Close was called; final
 )
 
+// String returns the State's name.
 func (s State) String() string {
 	switch s {
 	case StateConnecting:

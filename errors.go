@@ -84,6 +84,7 @@ type APIError struct {
 	Body        json.RawMessage // the response body, raw (often a JSON string)
 }
 
+// Error describes the failure; it never contains a token.
 func (e *APIError) Error() string {
 	msg := ""
 	if s, ok := wire.String(e.Body); ok {
@@ -110,6 +111,7 @@ type HTTPError struct {
 	Body       string // the start of the response body, for diagnosis
 }
 
+// Error describes the failure; it never contains a token.
 func (e *HTTPError) Error() string {
 	s := fmt.Sprintf("lpwindow: %s %s: HTTP %d", e.Service, e.Endpoint, e.StatusCode)
 	if e.Body != "" {
@@ -133,6 +135,7 @@ type ConnectionLostError struct {
 	Cause       error  // why the session ended
 }
 
+// Error describes the failure; it never contains a token.
 func (e *ConnectionLostError) Error() string {
 	what := "connection lost"
 	if e.Sent {
@@ -159,6 +162,7 @@ type CloseError struct {
 	Reason string
 }
 
+// Error describes the failure; it never contains a token.
 func (e *CloseError) Error() string {
 	if e.Reason == "" {
 		return fmt.Sprintf("lpwindow: server closed the connection with code %d", e.Code)
@@ -179,6 +183,7 @@ type SlowConsumerError struct {
 	Dropped uint64 // notifications dropped by this subscription so far
 }
 
+// Error describes the failure; it never contains a token.
 func (e *SlowConsumerError) Error() string {
 	t := e.Type
 	if t == "" {

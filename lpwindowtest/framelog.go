@@ -17,6 +17,7 @@ const (
 	Out                  // to the client
 )
 
+// String returns the Direction's name.
 func (d Direction) String() string {
 	if d == In {
 		return "in"
