@@ -37,7 +37,13 @@ func (a *Agent) Name() string { return a.name }
 // do runs f on conversation convID under the state lock and sends what it
 // changed.
 func (a *Agent) do(convID string, f func(t *tx, c *conversation) error) error {
-	st := a.s.state
+	return a.s.withConversation(convID, f)
+}
+
+// withConversation runs f on conversation convID under the state lock and
+// sends what it changed.
+func (s *Server) withConversation(convID string, f func(t *tx, c *conversation) error) error {
+	st := s.state
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	c := st.convs[convID]
@@ -385,15 +391,17 @@ func (a *Agent) invite(convID, mode string) (string, error) {
 // SetInvitationState sets a CoBrowse or call invitation's sessionState
 // ("ACCEPTED" or "CLOSED"), as the web page's answer or the agent would.
 func (s *Server) SetInvitationState(convID, dialogID, sessionState string) error {
-	st := s.state
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	c := st.convs[convID]
-	if c == nil || c.dialog(dialogID) == nil {
-		return fmt.Errorf("lpwindowtest: no invitation %q in %q", dialogID, convID)
-	}
-	d := c.dialog(dialogID)
-	t := st.begin()
+	return s.withConversation(convID, func(t *tx, c *conversation) error {
+		d := c.dialog(dialogID)
+		if d == nil {
+			return fmt.Errorf("lpwindowtest: no invitation %q in %q", dialogID, convID)
+		}
+		setInvitationState(t, c, d, sessionState)
+		return nil
+	})
+}
+
+func setInvitationState(t *tx, c *conversation, d *dialog, sessionState string) {
 	meta := map[string]any{}
 	for k, v := range d.metaData {
 		meta[k] = v
@@ -410,8 +418,6 @@ func (s *Server) SetInvitationState(convID, dialogID, sessionState string) error
 		touch(c, d)
 	}
 	t.meta(c)
-	t.flush()
-	return nil
 }
 
 // DeleteConversation removes a conversation, as LivePerson does when a
@@ -419,23 +425,17 @@ func (s *Server) SetInvitationState(convID, dialogID, sessionState string) error
 // every subscription that reported it gets a DELETE change carrying its
 // last state. An open conversation is closed first.
 func (s *Server) DeleteConversation(convID string) error {
-	st := s.state
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	c := st.convs[convID]
-	if c == nil {
-		return fmt.Errorf("lpwindowtest: no conversation %q", convID)
-	}
-	t := st.begin()
-	if c.stage != "CLOSE" {
-		st.closeStage(c, "SYSTEM")
-		t.meta(c)
-	}
-	delete(st.convs, convID)
-	for _, d := range c.dialogs {
-		delete(st.byDlg, d.id)
-	}
-	t.deleted = append(t.deleted, c)
-	t.flush()
-	return nil
+	return s.withConversation(convID, func(t *tx, c *conversation) error {
+		st := s.state
+		if c.stage != "CLOSE" {
+			st.closeStage(c, "SYSTEM")
+			t.meta(c)
+		}
+		delete(st.convs, convID)
+		for _, d := range c.dialogs {
+			delete(st.byDlg, d.id)
+		}
+		t.deleted = append(t.deleted, c)
+		return nil
+	})
 }
