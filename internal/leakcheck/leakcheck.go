@@ -10,16 +10,20 @@ import (
 	"time"
 )
 
-// SDK marks goroutines that run the SDK's own code.
+// SDK marks goroutines that are running the SDK's own code. A goroutine
+// that has finished that code and is only returning (through the group's
+// wrapper, or already in runtime.goexit) does not match: its work is done.
 var SDK = []string{
 	"github.com/lpwindow/lpwindow.(*session)",
 	"github.com/lpwindow/lpwindow.(*Conn)",
 	"github.com/lpwindow/lpwindow.(*Subscription)",
-	"github.com/lpwindow/lpwindow/internal/routine.",
+	"github.com/lpwindow/lpwindow.(*router)",
+	"github.com/lpwindow/lpwindow.(*Conversation)",
 }
 
-// Any marks goroutines of the SDK or of the websocket library under it.
-var Any = append([]string{"github.com/coder/websocket"}, SDK...)
+// Any marks goroutines of the SDK, of its goroutine group or of the
+// websocket library under it; Main waits for all of them to be gone.
+var Any = append([]string{"github.com/coder/websocket", "github.com/lpwindow/lpwindow/internal/routine."}, SDK...)
 
 // Find returns the stacks of other goroutines that contain any marker.
 func Find(markers []string) []string {
@@ -37,8 +41,9 @@ func Find(markers []string) []string {
 		if i == 0 { // the calling goroutine comes first
 			continue
 		}
+		frames := executing(g)
 		for _, m := range markers {
-			if strings.Contains(g, m) {
+			if strings.Contains(frames, m) {
 				out = append(out, g)
 				break
 			}
@@ -71,4 +76,20 @@ func Main(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// executing returns the frames a goroutine is executing: its stack less the
+// "created by" line and the file line after it.
+func executing(g string) string {
+	lines := strings.Split(g, "\n")
+	var b strings.Builder
+	for i := 0; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "created by ") {
+			i++ // and its file:line
+			continue
+		}
+		b.WriteString(lines[i])
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
