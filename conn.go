@@ -35,6 +35,7 @@ type Conn struct {
 	live    atomic.Pointer[session] // the ready session; nil while not connected or closed
 
 	closing   chan struct{} // closed when Close starts
+	lost      chan struct{} // closed when the session is lost (final until reconnection exists)
 	closeOnce sync.Once
 	finished  atomic.Bool // set when Close has joined every goroutine
 
@@ -144,7 +145,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}
+	c := &Conn{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}), lost: make(chan struct{})}
 	if cfg.OnStateChange != nil || cfg.OnError != nil {
 		c.events.ch = make(chan any, eventQueueSize)
 		c.events.quit = make(chan struct{})
@@ -178,6 +179,7 @@ func (c *Conn) supervise(s *session) {
 	}
 	c.live.Store(nil)
 	c.lostErr = cause
+	close(c.lost)
 	c.mu.Unlock()
 	c.log.Warn("lpwindow: session lost", "err", cause)
 	c.setState(StateDisconnected, cause)

@@ -159,8 +159,11 @@ func (cv *Conversation) Dropped() uint64 {
 }
 
 // Next returns the next event, waiting for one until ctx ends. Events of a
-// dialog come in sequence order, each once.
+// dialog come in sequence order, each once. Once the connection is lost or
+// closed and the queued events are consumed, it returns an error matching
+// ErrConnectionLost or ErrClosed.
 func (cv *Conversation) Next(ctx context.Context) (ConversationEvent, error) {
+	lost := cv.c.lost
 	for {
 		cv.mu.Lock()
 		if len(cv.queue) > 0 {
@@ -179,6 +182,11 @@ func (cv *Conversation) Next(ctx context.Context) (ConversationEvent, error) {
 			return ConversationEvent{}, ctx.Err()
 		case <-cv.c.closing:
 			return ConversationEvent{}, ErrClosed
+		case <-lost:
+			if _, err := cv.c.current(); err != nil {
+				return ConversationEvent{}, err
+			}
+			lost = nil // connected again: wait for events
 		}
 	}
 }

@@ -303,3 +303,28 @@ func TestAgentProfile(t *testing.T) {
 	_, err = c.AgentProfile(ctx, "")
 	assert.ErrorIs(t, err, lpwindow.ErrInvalidRequest)
 }
+
+func TestNextFailsWhenTheConnectionIsLost(t *testing.T) {
+	s, c, me := fake(t, lpwindowtest.Options{})
+	ctx := tctx(t)
+	cv, err := c.OpenConversation(ctx, lpwindow.ConversationOptions{})
+	require.NoError(t, err)
+	a := s.NewAgent("A")
+	require.NoError(t, a.Join(cv.ID()))
+	_, err = a.SendText(cv.ID(), "before the drop")
+	require.NoError(t, err)
+	require.Equal(t, "before the drop", nextText(t, cv, "").Event.Text)
+	_, err = a.SendText(cv.ID(), "queued")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return s.Events(cv.ID(), "") != nil }, time.Second, time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // let "queued" reach the conversation's queue
+	s.CloseConnections(me, 1011, "restart")
+	require.Eventually(t, func() bool { return c.State() == lpwindow.StateDisconnected }, 5*time.Second, 5*time.Millisecond)
+	// What was queued is still delivered, then the loss is reported.
+	assert.Equal(t, "queued", nextText(t, cv, "").Event.Text)
+	_, err = cv.WaitFor(ctx, lpwindow.IsAgentText)
+	assert.ErrorIs(t, err, lpwindow.ErrConnectionLost)
+	c.Close()
+	_, err = cv.Next(ctx)
+	assert.ErrorIs(t, err, lpwindow.ErrClosed)
+}
