@@ -248,12 +248,17 @@ func (c *Conn) do(ctx context.Context, req outgoing) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		defer cancel()
-	}
+	ctx, cancel := c.withDefaultTimeout(ctx)
+	defer cancel()
 	return s.roundTrip(ctx, req)
+}
+
+// withDefaultTimeout gives ctx Config.RequestTimeout when it has no deadline.
+func (c *Conn) withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.cfg.RequestTimeout)
 }
 
 // current returns the ready session. The fast path is one atomic load.
@@ -316,11 +321,8 @@ func (c *Conn) SyncClock(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		defer cancel()
-	}
+	ctx, cancel := c.withDefaultTimeout(ctx)
+	defer cancel()
 	return c.syncClock(ctx, s)
 }
 

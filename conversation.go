@@ -15,7 +15,6 @@ import (
 // Conn.OpenConversation. It is safe for concurrent use.
 type Conversation struct {
 	c    *Conn
-	r    *router
 	id   string
 	opts ConversationOptions
 

@@ -41,7 +41,7 @@ func nextText(t *testing.T, cv *lpwindow.Conversation, substr string) *lpwindow.
 }
 
 func TestConversationWithAnAgent(t *testing.T) {
-	s, c, me := fake(t, lpwindowtest.Options{})
+	s, c, _ := fake(t, lpwindowtest.Options{})
 	s.EnableSurvey(
 		lpwindowtest.SurveyQuestion{ID: "q1", Text: "How did we do?", Answers: []string{"1", "5"}},
 		lpwindowtest.SurveyQuestion{ID: "q2", Text: "Resolved?", Answers: []string{"Yes", "No"}},
@@ -147,7 +147,6 @@ func TestConversationWithAnAgent(t *testing.T) {
 
 	require.NoError(t, cv.RateCSAT(ctx, 5, true))
 	nextChange(t, cv, lpwindow.ChangeCSAT)
-	_ = me
 }
 
 func TestConversationResumeAndReplay(t *testing.T) {

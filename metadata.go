@@ -1,6 +1,8 @@
 package lpwindow
 
 import (
+	"github.com/lpwindow/lpwindow/internal/wire"
+
 	"bytes"
 	"encoding/json"
 	"sort"
@@ -209,7 +211,7 @@ func decodeDialog(raw json.RawMessage) Dialog {
 		return Dialog{}
 	}
 	out := Dialog{ID: text(d.DialogID), Type: DialogType(d.DialogType), ChannelType: d.ChannelType, State: ConversationState(d.State),
-		MetaData: nullToNil(d.MetaData), CreationTime: millis(d.CreationTs), EndTime: millis(d.EndTs),
+		MetaData: wire.NullToNil(d.MetaData), CreationTime: millis(d.CreationTs), EndTime: millis(d.EndTs),
 		LastUpdateTime: millis(d.MetaDataLastTs), ClosedBy: d.ClosedBy, ClosedCause: d.ClosedCause}
 	out.Participants = participants(d.ParticipantsDetails, nil)
 	if out.Participants == nil {

@@ -1,6 +1,8 @@
 package lpwindow
 
 import (
+	"github.com/lpwindow/lpwindow/internal/wire"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -158,7 +160,7 @@ func decodeMessagingEvent(raw json.RawMessage) (MessagingEvent, error) {
 	}
 	if md := c.OriginatorMetadata; md != nil {
 		m.OriginatorRole = Role(md.Role)
-		m.ClientProperties = nullToNil(md.ClientProperties)
+		m.ClientProperties = wire.NullToNil(md.ClientProperties)
 		if m.OriginatorID == "" {
 			m.OriginatorID = text(md.ID)
 		}
@@ -186,7 +188,7 @@ func decodeEvent(raw json.RawMessage) (Event, error) {
 	if err := decodeObject(raw, &e); err != nil {
 		return Event{}, err
 	}
-	ev := Event{Type: EventType(e.Type), ContentType: e.ContentType, Raw: raw, Message: nullToNil(e.Message),
+	ev := Event{Type: EventType(e.Type), ContentType: e.ContentType, Raw: raw, Message: wire.NullToNil(e.Message),
 		Status: AcceptStatus(e.Status), ChatState: ChatState(e.ChatState)}
 	switch ev.Type {
 	case "RichContent": // an old name of RichContentEvent (§22.5)
@@ -357,11 +359,4 @@ func millis(raw json.RawMessage) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(n)
-}
-
-func nullToNil(raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	return raw
 }

@@ -93,7 +93,7 @@ func (r *router) track(id string, opts ConversationOptions) *Conversation {
 	if cv := r.convs[id]; cv != nil {
 		return cv
 	}
-	cv := &Conversation{c: r.c, r: r, id: id, opts: opts, dialogs: map[string]*dialogOrder{}, wake: make(chan struct{})}
+	cv := &Conversation{c: r.c, id: id, opts: opts, dialogs: map[string]*dialogOrder{}, wake: make(chan struct{})}
 	r.convs[id] = cv
 	r.byDialog[id] = cv
 	if info, ok := r.infos[id]; ok {

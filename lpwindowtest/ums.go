@@ -42,6 +42,7 @@ func (s *Server) serveUMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var claims *lpClaims
+	var headerToken string
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		// The docs write the scheme "jwt"; third-party code sends "JWT".
 		// UNCONFIRMED whether it is case-sensitive: accept both.
@@ -55,7 +56,7 @@ func (s *Server) serveUMS(w http.ResponseWriter, r *http.Request) {
 			errorJSON(w, http.StatusUnauthorized, "invalid token")
 			return
 		}
-		claims = c
+		claims, headerToken = c, tok
 		if cp := r.Header.Get("Client-Properties"); cp != "" && !json.Valid([]byte(cp)) {
 			errorJSON(w, http.StatusBadRequest, "Client-Properties is not JSON")
 			return
@@ -78,7 +79,7 @@ func (s *Server) serveUMS(w http.ResponseWriter, r *http.Request) {
 	go sk.writeLoop()
 	if claims != nil {
 		// ExpireTokens may have run between the check and registration.
-		if _, err := s.idp.verify(r.Header.Get("Authorization")[4:]); err != nil {
+		if _, err := s.idp.verify(headerToken); err != nil {
 			sk.expire()
 		}
 	} else {
@@ -161,14 +162,12 @@ func (sk *socket) writeLoop() {
 				sk.drop()
 				return
 			}
-			sk.s.frames.add(Out, sk.consumerIDUnlocked(), b)
+			sk.s.frames.add(Out, sk.id(), b)
 		case <-sk.done:
 			return
 		}
 	}
 }
-
-func (sk *socket) consumerIDUnlocked() string { return sk.id() }
 
 // enqueue queues a frame; a client too slow to drain 8192 frames is
 // dropped. Safe with or without state.mu held.

@@ -105,11 +105,11 @@ func Decode(data []byte) (*Frame, error) {
 		case "code":
 			f.Code, err = codeValue(val)
 		case "body":
-			f.Body = nullToNil(val)
+			f.Body = NullToNil(val)
 		case "headers":
-			f.Headers = nullToNil(val)
+			f.Headers = NullToNil(val)
 		case "metadata":
-			f.Metadata = nullToNil(val)
+			f.Metadata = NullToNil(val)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -245,7 +245,8 @@ func codeValue(v []byte) (int, error) {
 	return n, nil
 }
 
-func nullToNil(m json.RawMessage) json.RawMessage {
+// NullToNil returns nil for an absent or null JSON value, else m.
+func NullToNil(m json.RawMessage) json.RawMessage {
 	if len(m) == 0 || string(m) == "null" {
 		return nil
 	}
