@@ -113,27 +113,29 @@ func decodeBody(typ string, body json.RawMessage, v any) error {
 
 // Stats are counters over a Conn's life.
 type Stats struct {
-	FramesIn             uint64 // frames read
-	FramesOut            uint64 // frames written
-	MalformedFrames      uint64 // frames skipped: undecodable, binary, or of unknown kind
-	UnmatchedResponses   uint64 // responses matching no pending request (late or unknown reqId)
-	DroppedNotifications uint64 // notifications dropped by slow subscribers, all subscriptions
-	DroppedEvents        uint64 // state/error events dropped because the callbacks fell behind
+	FramesIn              uint64 // frames read
+	FramesOut             uint64 // frames written
+	MalformedFrames       uint64 // frames skipped: undecodable, binary, or of unknown kind
+	UnmatchedResponses    uint64 // responses matching no pending request (late or unknown reqId)
+	DroppedNotifications  uint64 // notifications dropped by slow subscribers, all subscriptions
+	UnroutedNotifications uint64 // notifications no subscription matched, so nobody received
+	DroppedEvents         uint64 // state/error events dropped because the callbacks fell behind
 }
 
 type stats struct {
-	framesIn, framesOut, malformed, unmatched, dropped atomic.Uint64
+	framesIn, framesOut, malformed, unmatched, dropped, unrouted atomic.Uint64
 }
 
 // Stats returns the Conn's counters.
 func (c *Conn) Stats() Stats {
 	return Stats{
-		FramesIn:             c.stats.framesIn.Load(),
-		FramesOut:            c.stats.framesOut.Load(),
-		MalformedFrames:      c.stats.malformed.Load(),
-		UnmatchedResponses:   c.stats.unmatched.Load(),
-		DroppedNotifications: c.stats.dropped.Load(),
-		DroppedEvents:        c.events.dropped.Load(),
+		FramesIn:              c.stats.framesIn.Load(),
+		FramesOut:             c.stats.framesOut.Load(),
+		MalformedFrames:       c.stats.malformed.Load(),
+		UnmatchedResponses:    c.stats.unmatched.Load(),
+		DroppedNotifications:  c.stats.dropped.Load(),
+		UnroutedNotifications: c.stats.unrouted.Load(),
+		DroppedEvents:         c.events.dropped.Load(),
 	}
 }
 

@@ -272,7 +272,10 @@ func (s *session) handle(data []byte) {
 		}
 		cl.ch <- f
 	case wire.KindNotification:
-		s.c.subs.dispatch(s.c, &Notification{Type: f.Type, Body: f.Body})
+		if !s.c.subs.dispatch(f.Type, f.Body) {
+			s.c.stats.unrouted.Add(1)
+			s.c.log.Debug("lpwindow: no subscription for a notification", "type", truncate(f.Type, 64))
+		}
 	default:
 		s.c.stats.malformed.Add(1)
 		s.c.log.Warn("lpwindow: skipping a frame of unknown kind", "kind", truncate(f.RawKind, 64), "type", truncate(f.Type, 64))

@@ -192,16 +192,22 @@ func (l *subscriptions) stopAll() {
 	}
 }
 
-// dispatch offers n to every matching subscription.
-func (l *subscriptions) dispatch(c *Conn, n *Notification) {
+// dispatch offers a notification to every matching subscription and
+// reports whether any took it. The Notification is only built when one does.
+func (l *subscriptions) dispatch(typ string, body json.RawMessage) bool {
 	cur := l.list.Load()
 	if cur == nil {
-		return
+		return false
 	}
-	base := typeBase(n.Type)
+	base := typeBase(typ)
+	var n *Notification
 	for _, s := range *cur {
 		if s.matches(base) {
+			if n == nil {
+				n = &Notification{Type: typ, Body: body}
+			}
 			s.offer(n)
 		}
 	}
+	return n != nil
 }

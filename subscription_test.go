@@ -70,6 +70,39 @@ func TestSubscriptionsOrderFilterAndTypes(t *testing.T) {
 	assert.Equal(t, `{"x":1}`, all.all()[102], "unknown types still reach catch-all subscribers")
 }
 
+func TestUnroutedNotificationsAreCounted(t *testing.T) {
+	s := newUMSServer(t).start()
+	c := dial(t, s.config(AuthHeaders))
+	var got collector
+	_, err := c.Subscribe("Wanted", got.add)
+	require.NoError(t, err)
+	sc := s.conn(0)
+	sc.notify(t, "Unwanted", seqBody(1))
+	sc.notify(t, "x.Unwanted", seqBody(2))
+	sc.notify(t, "Wanted", seqBody(3))
+	require.Eventually(t, func() bool { return len(got.all()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, uint64(2), c.Stats().UnroutedNotifications, "nobody subscribed to them: counted, not silently lost")
+}
+
+func TestFiltersDoNotRunOnTheReader(t *testing.T) {
+	s := newUMSServer(t).start()
+	c := dial(t, s.config(AuthHeaders))
+	block := make(chan struct{})
+	defer close(block)
+	entered := make(chan struct{}, 1)
+	_, err := c.Subscribe("N", func(*Notification) {}, WithFilter(func(*Notification) bool {
+		entered <- struct{}{}
+		<-block // a filter that never returns
+		return true
+	}))
+	require.NoError(t, err)
+	s.conn(0).notify(t, "N", seqBody(1))
+	<-entered
+	// The reader still routes responses while the filter is stuck.
+	_, err = c.Request(context.Background(), "Echo", nil)
+	require.NoError(t, err)
+}
+
 func TestUnsubscribe(t *testing.T) {
 	s := newUMSServer(t).start()
 	c := dial(t, s.config(AuthHeaders))
