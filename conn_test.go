@@ -474,8 +474,15 @@ func TestConnectionLost(t *testing.T) {
 
 func TestRequestAfterClose(t *testing.T) {
 	s := newUMSServer(t).start()
-	c := dial(t, s.config(AuthHeaders))
+	var mu sync.Mutex
+	var states []State
+	cfg := s.config(AuthHeaders)
+	cfg.OnStateChange = func(sc StateChange) { mu.Lock(); states = append(states, sc.State); mu.Unlock() }
+	c := dial(t, cfg)
 	require.NoError(t, c.Close())
+	mu.Lock()
+	assert.Equal(t, []State{StateConnecting, StateReady, StateClosed}, states, "Close delivers closed, last, before it returns")
+	mu.Unlock()
 	require.NoError(t, c.Close(), "Close is idempotent")
 	_, err := c.Request(context.Background(), "Echo", nil)
 	assert.ErrorIs(t, err, ErrClosed)

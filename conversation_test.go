@@ -315,8 +315,11 @@ func TestNextFailsWhenTheConnectionIsLost(t *testing.T) {
 	require.Equal(t, "before the drop", nextText(t, cv, "").Event.Text)
 	_, err = a.SendText(cv.ID(), "queued")
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return s.Events(cv.ID(), "") != nil }, time.Second, time.Millisecond)
-	time.Sleep(100 * time.Millisecond) // let "queued" reach the conversation's queue
+	_, err = s.WaitFrame(ctx, func(f lpwindowtest.Frame) bool {
+		return f.Direction == lpwindowtest.Out && strings.Contains(string(f.Data), `"queued"`)
+	})
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond) // sent; let it pass the client's subscription into the conversation's queue
 	s.CloseConnections(me, 1011, "restart")
 	require.Eventually(t, func() bool { return c.State() == lpwindow.StateDisconnected }, 5*time.Second, 5*time.Millisecond)
 	// What was queued is still delivered, then the loss is reported.
@@ -326,4 +329,26 @@ func TestNextFailsWhenTheConnectionIsLost(t *testing.T) {
 	c.Close()
 	_, err = cv.Next(ctx)
 	assert.ErrorIs(t, err, lpwindow.ErrClosed)
+}
+
+func TestConversationDropsStaleMetadata(t *testing.T) {
+	s, c, me := fake(t, lpwindowtest.Options{})
+	ctx := tctx(t)
+	cv, err := c.OpenConversation(ctx, lpwindow.ConversationOptions{})
+	require.NoError(t, err)
+	nextChange(t, cv, lpwindow.ChangeState)
+	// An UPSERT claiming the conversation closed, but older than what the
+	// conversation has seen (notification order is not guaranteed, §9.2).
+	stale := `{"kind":"notification","type":"cqm.ExConversationChangeNotification","body":{"subscriptionId":"x","changes":[{"type":"UPSERT","result":{"convId":"` +
+		cv.ID() + `","lastUpdateTime":1,"conversationDetails":{"state":"CLOSE","stage":"CLOSE","metaDataLastUpdateTs":1}}}]}}`
+	s.SendRaw(me, []byte(stale))
+	a := s.NewAgent("A")
+	require.NoError(t, a.Join(cv.ID())) // a real, newer change after the stale one
+	_, err = cv.WaitFor(ctx, func(ev lpwindow.ConversationEvent) bool {
+		require.False(t, ev.Kind == lpwindow.KindMetadata && ev.Info.State == lpwindow.ConversationClose, "a stale UPSERT reached the app")
+		return ev.Kind == lpwindow.KindMetadata && len(ev.Changes) > 0 && ev.Changes[0].Kind == lpwindow.ChangeAgentJoined
+	})
+	require.NoError(t, err)
+	info, _ := cv.Info()
+	assert.Equal(t, lpwindow.ConversationOpen, info.State)
 }
