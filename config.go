@@ -1,6 +1,7 @@
 package lpwindow
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,17 +12,27 @@ import (
 )
 
 // Config configures a Conn. The zero value of every optional field works and
-// its default is written beside it; Account, Domains.AsyncMessagingEnt and
-// Token are required.
+// its default is written beside it; Account and Token are required.
 type Config struct {
 	// Account is the LivePerson account (site) id. Required.
 	Account string
 
 	// Domains are the LivePerson hosts for the account, as the Domain API
 	// returns them: host names (with an optional port), no scheme or path.
+	// Default: when AsyncMessagingEnt is empty, Dial asks DomainResolver
+	// for all of them.
 	Domains Domains
 
-	// Token supplies the consumer's LivePerson JWT. Required.
+	// DomainResolver resolves Domains when they are not given. Default: a
+	// resolver shared by the process, on DefaultDomainAPIHost, caching for
+	// DefaultDomainTTL.
+	DomainResolver *DomainResolver
+
+	// Token supplies the consumer's LivePerson JWT: an *Identity (Signup,
+	// ImplicitFlow, CodeFlow, AnonymousFlow), StaticToken, or your own
+	// TokenSource (a Renewer, to be asked for a fresh token on 4401/4407).
+	// An *Identity without an IDP gets Account, Domains.IDP, HTTPClient,
+	// Insecure and Logger from this Config. Required.
 	Token TokenSource
 
 	// Auth selects how the socket authenticates. Default AuthHeaders.
@@ -69,6 +80,40 @@ type Config struct {
 	// the session with ErrFrameTooLarge. History replays can be large.
 	// Default 4 MiB.
 	ReadLimit int64
+
+	// ReconnectWait is the base of the reconnection backoff: after an
+	// unplanned disconnect, attempt n waits a random time between 0 and
+	// ReconnectWait·2ⁿ⁻¹ (full jitter), capped by MaxReconnectWait. The
+	// count starts again once a session has stayed up for ten times
+	// ReconnectWait. Default 1s.
+	ReconnectWait time.Duration
+
+	// MaxReconnectWait caps one backoff wait. Default 2m (LivePerson's
+	// retry policy for login and socket reconnects, reference §18).
+	MaxReconnectWait time.Duration
+
+	// MaxReconnects is how many consecutive attempts are made before the
+	// Conn gives up (StateFailed). Default 0: no limit; negative: never
+	// reconnect (a lost session is final).
+	MaxReconnects int
+
+	// FailFast makes calls fail at once with ErrConnectionLost while the
+	// Conn is reconnecting. Default false: a call waits, within its
+	// context, for the connection to come back.
+	FailFast bool
+
+	// MaxWaitingRequests bounds the calls waiting for a reconnection;
+	// more fail at once with ErrConnectionLost. Default 1024.
+	MaxWaitingRequests int
+
+	// Retry is the pause before each resend of a request the server
+	// answered with 5xx, for request types safe to resend (subscriptions,
+	// GetClock, file URLs; never a publish), and of REST calls (Domain API,
+	// identity provider) that failed transiently. A 429 waits at least
+	// RateLimitPause plus jitter. The request's context bounds it all.
+	// Default DefaultRetry (5s, 10s, 15s: reference §18); an empty
+	// non-nil slice never retries.
+	Retry []time.Duration
 
 	// QueueSize is the default capacity of each subscription's queue.
 	// Default 1024.
@@ -129,30 +174,22 @@ const (
 	defaultCloseTimeout      = 2 * time.Second
 	defaultReadLimit         = 4 << 20
 	defaultQueueSize         = 1024
+	defaultReconnectWait     = time.Second
+	defaultMaxReconnectWait  = 2 * time.Minute
+	defaultMaxWaiting        = 1024
 )
 
 // normalized returns cfg with defaults filled in, or an error matching
 // ErrInvalidConfig.
 func (cfg Config) normalized() (Config, error) {
-	if cfg.Account == "" || strings.ContainsAny(cfg.Account, "/?#% ") {
-		return cfg, invalidf(ErrInvalidConfig, "Account %q must be a non-empty account id", cfg.Account)
+	if err := checkAccount(cfg.Account); err != nil {
+		return cfg, err
 	}
 	if cfg.Token == nil {
 		return cfg, invalidf(ErrInvalidConfig, "Token is required")
 	}
-	if cfg.Domains.AsyncMessagingEnt == "" {
-		return cfg, invalidf(ErrInvalidConfig, "Domains.AsyncMessagingEnt is required")
-	}
-	for _, h := range []string{cfg.Domains.AsyncMessagingEnt, cfg.Domains.IDP, cfg.Domains.Swift, cfg.Domains.ACCDN} {
-		if h == "" {
-			continue
-		}
-		if strings.ContainsAny(h, "/?#@ ") {
-			return cfg, invalidf(ErrInvalidConfig, "domain %q must be a host name without scheme or path", h)
-		}
-		if cfg.Insecure && !isLoopback(h) {
-			return cfg, invalidf(ErrInvalidConfig, "Insecure is allowed only for loopback hosts, not %q", h)
-		}
+	if err := cfg.checkDomains(); err != nil {
+		return cfg, err
 	}
 	if cfg.Auth != AuthHeaders && cfg.Auth != AuthInitConnection {
 		return cfg, invalidf(ErrInvalidConfig, "unknown Auth %v", cfg.Auth)
@@ -180,6 +217,17 @@ func (cfg Config) normalized() (Config, error) {
 	if cfg.ReadLimit <= 0 {
 		cfg.ReadLimit = defaultReadLimit
 	}
+	def(&cfg.ReconnectWait, defaultReconnectWait)
+	def(&cfg.MaxReconnectWait, defaultMaxReconnectWait)
+	if cfg.Retry == nil {
+		cfg.Retry = DefaultRetry
+	}
+	if cfg.MaxWaitingRequests <= 0 {
+		cfg.MaxWaitingRequests = defaultMaxWaiting
+	}
+	if cfg.ReconnectWait < 0 || cfg.MaxReconnectWait < 0 {
+		return cfg, invalidf(ErrInvalidConfig, "ReconnectWait and MaxReconnectWait must not be negative")
+	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = defaultQueueSize
 	}
@@ -187,6 +235,52 @@ func (cfg Config) normalized() (Config, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return cfg, nil
+}
+
+// checkDomains checks the hosts that are set.
+func (cfg *Config) checkDomains() error {
+	for _, h := range []string{cfg.Domains.AsyncMessagingEnt, cfg.Domains.IDP, cfg.Domains.Swift, cfg.Domains.ACCDN} {
+		if h == "" {
+			continue
+		}
+		if err := checkHost(h, cfg.Insecure); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolveDomains fills in Domains with the Domain API when
+// AsyncMessagingEnt is not given, and binds an *Identity to the IDP.
+func (cfg *Config) resolveDomains(ctx context.Context) error {
+	if cfg.Domains.AsyncMessagingEnt == "" {
+		r := cfg.DomainResolver
+		if r == nil {
+			r = defaultResolver
+		}
+		d, err := r.Resolve(ctx, cfg.Account)
+		if err != nil {
+			return err
+		}
+		// Hosts given explicitly win over resolved ones.
+		if cfg.Domains.IDP != "" {
+			d.IDP = cfg.Domains.IDP
+		}
+		if cfg.Domains.Swift != "" {
+			d.Swift = cfg.Domains.Swift
+		}
+		if cfg.Domains.ACCDN != "" {
+			d.ACCDN = cfg.Domains.ACCDN
+		}
+		cfg.Domains = d
+		if err := cfg.checkDomains(); err != nil {
+			return err
+		}
+	}
+	if id, ok := cfg.Token.(*Identity); ok {
+		id.bind(IDP{Account: cfg.Account, Host: cfg.Domains.IDP, HTTPClient: cfg.HTTPClient, Insecure: cfg.Insecure, Retry: cfg.Retry, Logger: cfg.Logger})
+	}
+	return nil
 }
 
 // websocketURL is the UMS consumer endpoint (reference §4.1). It never holds

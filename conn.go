@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,23 +21,36 @@ import (
 // the subscribers its notifications fan out to. It is safe for concurrent
 // use.
 //
-// A Conn serves one websocket session. When that session is lost (network
-// failure, server close, heartbeat timeout) the Conn reports
-// StateDisconnected with the cause, and every call fails with an error
-// matching ErrConnectionLost; Close it and Dial again.
+// When a session is lost (network failure, server close, token expiry,
+// heartbeat timeout) the Conn reconnects with backoff, renews the identity
+// on 4401/4407, and resumes its conversations from the last sequence each
+// dialog delivered (see Config.ReconnectWait and the README's "Across
+// disconnects"). Calls made meanwhile wait for the new session within
+// their context (Config.FailFast to fail instead); a request that was
+// written but not answered when the socket died fails with an error
+// matching ErrOutcomeUnknown and is never resent by the SDK. When the Conn
+// gives up (a refused identity, Config.MaxReconnects) it reports
+// StateFailed and every call fails with ErrConnectionLost.
 type Conn struct {
-	cfg   Config
-	log   *slog.Logger
-	group routine.Group
+	cfg    Config
+	log    *slog.Logger
+	group  routine.Group
+	ctx    context.Context // cancelled when Close starts; bounds reconnection
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	state   State
 	lostErr error // why the last session ended, while live is nil
 	closed  bool
+	failed  bool                    // the SDK gave up reconnecting
 	live    atomic.Pointer[session] // the ready session; nil while not connected or closed
+	changed chan struct{}           // closed and replaced whenever live changes or the Conn fails
+	waiting int                     // calls waiting for a session
+
+	consumerID atomic.Pointer[string] // of the last session's token
 
 	closing   chan struct{} // closed when Close starts
-	lost      chan struct{} // closed when the session is lost (final until reconnection exists)
+	lost      chan struct{} // closed when the Conn fails: no session will come back
 	closeOnce sync.Once
 	finished  atomic.Bool // set when Close has joined every goroutine
 
@@ -57,8 +72,9 @@ type State int32
 const (
 	StateConnecting   State = iota // dialing and authenticating
 	StateReady                     // authenticated; requests flow
-	StateDisconnected              // the session was lost
+	StateDisconnected              // the session was lost; a reconnection follows
 	StateClosed                    // Close was called; final
+	StateFailed                    // the session was lost and the SDK gave up; final until Close
 )
 
 // String returns the State's name.
@@ -72,6 +88,8 @@ func (s State) String() string {
 		return "disconnected"
 	case StateClosed:
 		return "closed"
+	case StateFailed:
+		return "failed"
 	}
 	return fmt.Sprintf("State(%d)", int32(s))
 }
@@ -79,8 +97,15 @@ func (s State) String() string {
 // StateChange is passed to Config.OnStateChange.
 type StateChange struct {
 	State State
-	Err   error // the cause, for StateDisconnected; nil otherwise
+	Err   error // the cause, for StateDisconnected and StateFailed; nil otherwise
 	Time  time.Time
+	// Attempt numbers the reconnection attempts since the last stable
+	// session: for StateDisconnected the one about to be made, for
+	// StateConnecting and StateReady the one in progress or that
+	// succeeded. 0 for the first connection.
+	Attempt int
+	// Delay is how long StateDisconnected waits before Attempt.
+	Delay time.Duration
 }
 
 // Response is a successful (code < 400) response to a request.
@@ -120,10 +145,13 @@ type Stats struct {
 	DroppedNotifications  uint64 // notifications dropped by slow subscribers, all subscriptions
 	UnroutedNotifications uint64 // notifications no subscription matched, so nobody received
 	DroppedEvents         uint64 // state/error events dropped because the callbacks fell behind
+	Reconnects            uint64 // sessions established after the first
+	ReconnectAttempts     uint64 // reconnection attempts, successful or not
 }
 
 type stats struct {
 	framesIn, framesOut, malformed, unmatched, dropped, unrouted atomic.Uint64
+	reconnects, attempts                                         atomic.Uint64
 }
 
 // Stats returns the Conn's counters.
@@ -136,56 +164,54 @@ func (c *Conn) Stats() Stats {
 		DroppedNotifications:  c.stats.dropped.Load(),
 		UnroutedNotifications: c.stats.unrouted.Load(),
 		DroppedEvents:         c.events.dropped.Load(),
+		Reconnects:            c.stats.reconnects.Load(),
+		ReconnectAttempts:     c.stats.attempts.Load(),
 	}
 }
 
-// Dial connects and authenticates (reference §4). It returns once the
-// session is ready, so bad credentials or an unreachable host fail here.
-// ctx bounds the dial; Config.DialTimeout bounds it too.
+// Dial connects and authenticates (reference §4), first resolving the
+// account's hosts with the Domain API when Config.Domains does not give
+// them. It returns once the session is ready, so bad credentials or an
+// unreachable host fail here. ctx bounds the dial; Config.DialTimeout
+// bounds it too.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	cfg, err := cfg.normalized()
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}), lost: make(chan struct{})}
+	if err := cfg.resolveDomains(ctx); err != nil {
+		return nil, err
+	}
+	c := &Conn{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}), lost: make(chan struct{}), changed: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.OnStateChange != nil || cfg.OnError != nil {
 		c.events.ch = make(chan any, eventQueueSize)
 		c.events.quit = make(chan struct{})
 		c.group.Go(c.eventLoop)
 	}
-	c.setState(StateConnecting, nil)
-	s, err := c.connect(ctx)
+	c.setState(StateChange{State: StateConnecting})
+	s, err := c.connect(ctx, nil)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	c.live.Store(s)
-	c.setState(StateReady, nil)
+	c.mu.Lock()
+	c.setLive(s)
+	c.mu.Unlock()
+	c.setState(StateChange{State: StateReady})
 	c.group.Go(func() { c.supervise(s) })
 	return c, nil
 }
 
-// supervise watches the session until it ends or the Conn closes.
-func (c *Conn) supervise(s *session) {
-	c.group.Go(s.heartbeatLoop)
-	select {
-	case <-s.done:
-	case <-c.closing:
-		return
+// setLive makes s the session calls use and wakes waiting calls (c.mu held).
+func (c *Conn) setLive(s *session) {
+	c.live.Store(s)
+	if s != nil {
+		id := s.token.ConsumerID
+		c.consumerID.Store(&id)
 	}
-	cause := s.cause()
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.live.Store(nil)
-	c.lostErr = cause
-	close(c.lost)
-	c.mu.Unlock()
-	c.log.Warn("lpwindow: session lost", "err", cause)
-	c.setState(StateDisconnected, cause)
-	c.emit(&ConnectionLostError{Cause: cause})
+	close(c.changed)
+	c.changed = make(chan struct{})
 }
 
 // State returns the current connection state.
@@ -197,24 +223,25 @@ func (c *Conn) State() State {
 
 // ConsumerID returns the consumer's participant id (the JWT's "sub"), which
 // the server uses as originatorId on the consumer's own events.
+// It is the last session's while reconnecting.
 func (c *Conn) ConsumerID() string {
-	s, err := c.current()
-	if err != nil {
-		return ""
+	if id := c.consumerID.Load(); id != nil {
+		return *id
 	}
-	return s.token.ConsumerID
+	return ""
 }
 
-func (c *Conn) setState(st State, err error) {
+func (c *Conn) setState(ch StateChange) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == StateClosed || (c.state == st && st != StateConnecting) {
+	if c.state == StateClosed || (c.state == ch.State && (ch.State == StateReady || ch.State == StateFailed)) {
 		return
 	}
-	c.state = st
-	c.log.Debug("lpwindow: state", "state", st.String(), "err", err)
+	c.state = ch.State
+	c.log.Debug("lpwindow: state", "state", ch.State.String(), "err", ch.Err, "attempt", ch.Attempt, "delay", ch.Delay)
 	if c.cfg.OnStateChange != nil {
-		c.emitLocked(StateChange{State: st, Err: err, Time: time.Now()})
+		ch.Time = time.Now()
+		c.emitLocked(ch)
 	}
 }
 
@@ -246,13 +273,64 @@ type outgoing struct {
 }
 
 func (c *Conn) do(ctx context.Context, req outgoing) (*Response, error) {
-	s, err := c.current()
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := c.withDefaultTimeout(ctx)
 	defer cancel()
-	return s.roundTrip(ctx, req)
+	var prev *session
+	retries := 0
+	for {
+		s, err := c.await(ctx, req.typ, prev)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := s.roundTrip(ctx, req)
+		var lost *ConnectionLostError
+		if errors.As(err, &lost) && !lost.Sent && c.mayWait() {
+			// Never written: safe to send on the next session.
+			prev = s
+			continue
+		}
+		if pause, ok := c.retryPause(req.typ, err, &retries); ok {
+			c.log.Debug("lpwindow: retrying a request", "type", req.typ, "err", err, "pause", pause)
+			if sleep(ctx, pause) == nil {
+				prev = nil
+				continue
+			}
+		}
+		return resp, err
+	}
+}
+
+// retrySafe lists the request types the SDK resends on its own after 429
+// or 5xx: doing them twice changes nothing. Publishing, requesting a
+// conversation and updating one are never resent (a 5xx leaves their
+// outcome unknown); the app decides.
+var retrySafe = map[string]bool{
+	"GetClock":                     true,
+	TypeSubscribeExConversations:   true,
+	TypeUnsubscribeExConversations: true,
+	TypeSubscribeMessagingEvents:   true,
+	TypeGenerateUploadURL:          true,
+	TypeGenerateDownloadURL:        true,
+}
+
+// retryPause says whether and after how long to resend a request that
+// failed with err (reference §18): 429 after at least RateLimitPause plus
+// jitter, 5xx after the next Config.Retry pause; 4xx never.
+func (c *Conn) retryPause(typ string, err error, retries *int) (time.Duration, bool) {
+	var ae *APIError
+	if !retrySafe[typ] || !errors.As(err, &ae) || *retries >= len(c.cfg.Retry) {
+		return 0, false
+	}
+	pause := c.cfg.Retry[*retries]
+	switch {
+	case ae.Code == 429:
+		pause = max(pause, RateLimitPause) + rand.N(RateLimitPause)
+	case ae.Code >= 500:
+	default:
+		return 0, false
+	}
+	*retries++
+	return pause, true
 }
 
 // withDefaultTimeout gives ctx Config.RequestTimeout when it has no deadline.
@@ -263,7 +341,11 @@ func (c *Conn) withDefaultTimeout(ctx context.Context) (context.Context, context
 	return context.WithTimeout(ctx, c.cfg.RequestTimeout)
 }
 
-// current returns the ready session. The fast path is one atomic load.
+// mayWait reports whether calls wait for a reconnection.
+func (c *Conn) mayWait() bool { return !c.cfg.FailFast && c.cfg.MaxReconnects >= 0 }
+
+// current returns the ready session without waiting. The fast path is one
+// atomic load.
 func (c *Conn) current() (*session, error) {
 	if s := c.live.Load(); s != nil {
 		return s, nil
@@ -277,6 +359,49 @@ func (c *Conn) current() (*session, error) {
 		return s, nil
 	}
 	return nil, &ConnectionLostError{Cause: c.lostErr}
+}
+
+// await returns a ready session other than prev (which failed the caller),
+// waiting within ctx while the Conn reconnects.
+func (c *Conn) await(ctx context.Context, typ string, prev *session) (*session, error) {
+	for {
+		if s := c.live.Load(); s != nil && s != prev {
+			return s, nil
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("lpwindow: %s: %w", typ, ErrClosed)
+		}
+		if s := c.live.Load(); s != nil && s != prev {
+			c.mu.Unlock()
+			return s, nil
+		}
+		if c.failed || !c.mayWait() {
+			err := &ConnectionLostError{RequestType: typ, Cause: c.lostErr}
+			c.mu.Unlock()
+			return nil, err
+		}
+		if c.waiting >= c.cfg.MaxWaitingRequests {
+			c.mu.Unlock()
+			return nil, &ConnectionLostError{RequestType: typ, Cause: fmt.Errorf("%d calls already wait for the reconnection (Config.MaxWaitingRequests)", c.cfg.MaxWaitingRequests)}
+		}
+		c.waiting++
+		ch := c.changed
+		c.mu.Unlock()
+		var err error
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			err = &ConnectionLostError{RequestType: typ, Cause: fmt.Errorf("waiting for the reconnection: %w", ctx.Err())}
+		}
+		c.mu.Lock()
+		c.waiting--
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 func checkRequestType(typ string) error {
@@ -319,21 +444,26 @@ func encodeBody(typ string, body any) (json.RawMessage, error) {
 // local clock (server minus local), corrected for half the round trip. The
 // heartbeat does this on every beat; ClockOffset returns the latest value.
 func (c *Conn) SyncClock(ctx context.Context) (time.Duration, error) {
-	s, err := c.current()
+	start := time.Now()
+	resp, err := c.do(ctx, outgoing{typ: "GetClock"})
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := c.withDefaultTimeout(ctx)
-	defer cancel()
-	return c.syncClock(ctx, s)
+	return c.clock(start, resp)
 }
 
+// syncClock is SyncClock on one session: the heartbeat probes that one.
 func (c *Conn) syncClock(ctx context.Context, s *session) (time.Duration, error) {
 	start := time.Now()
 	resp, err := s.roundTrip(ctx, outgoing{typ: "GetClock"})
 	if err != nil {
 		return 0, err
 	}
+	return c.clock(start, resp)
+}
+
+// clock records the offset a GetClock response sent at start gives.
+func (c *Conn) clock(start time.Time, resp *Response) (time.Duration, error) {
 	rtt := time.Since(start)
 	var body struct {
 		CurrentTime int64 `json:"currentTime"`
@@ -368,8 +498,13 @@ func (c *Conn) Close() error {
 		c.mu.Lock()
 		c.closed = true
 		s := c.live.Swap(nil)
+		close(c.changed)
+		c.changed = make(chan struct{})
 		c.mu.Unlock()
 		close(c.closing)
+		if c.cancel != nil {
+			c.cancel()
+		}
 		if s != nil {
 			s.end(ErrClosed, true)
 		}
@@ -379,7 +514,7 @@ func (c *Conn) Close() error {
 			c.router.stop()
 		}
 		c.routerMu.Unlock()
-		c.setState(StateClosed, nil)
+		c.setState(StateChange{State: StateClosed})
 		if c.events.quit != nil {
 			close(c.events.quit)
 		}
@@ -450,3 +585,7 @@ func (c *Conn) eventLoop() {
 		}
 	}
 }
+
+// Domains returns the hosts the Conn uses: Config.Domains, or what the
+// Domain API resolved for them.
+func (c *Conn) Domains() Domains { return c.cfg.Domains }

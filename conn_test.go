@@ -198,10 +198,12 @@ func TestConfigValidation(t *testing.T) {
 	tok := mustStatic(t, testJWT(t, "c"))
 	base := Config{Account: "123", Domains: Domains{AsyncMessagingEnt: "va.msg.liveperson.net"}, Token: tok}
 	cases := map[string]func(*Config){
-		"no account":                func(c *Config) { c.Account = "" },
-		"account with slash":        func(c *Config) { c.Account = "1/2" },
-		"no token":                  func(c *Config) { c.Token = nil },
-		"no domain":                 func(c *Config) { c.Domains.AsyncMessagingEnt = "" },
+		"no account":         func(c *Config) { c.Account = "" },
+		"account with slash": func(c *Config) { c.Account = "1/2" },
+		"no token":           func(c *Config) { c.Token = nil },
+		"insecure domain API": func(c *Config) {
+			c.Domains.AsyncMessagingEnt, c.DomainResolver = "", &DomainResolver{Insecure: true}
+		},
 		"domain with scheme":        func(c *Config) { c.Domains.AsyncMessagingEnt = "wss://va.msg.liveperson.net" },
 		"insecure to a remote host": func(c *Config) { c.Insecure = true },
 		"insecure to a remote idp": func(c *Config) {
@@ -438,6 +440,7 @@ func TestConnectionLost(t *testing.T) {
 			states := make(chan StateChange, 10)
 			cfg := s.config(AuthHeaders)
 			cfg.OnStateChange = func(sc StateChange) { states <- sc }
+			cfg.MaxReconnects = -1 // the loss is final
 			c := dial(t, cfg)
 			_, err := c.Request(context.Background(), "Hang", nil)
 			require.Error(t, err)
@@ -450,17 +453,17 @@ func TestConnectionLost(t *testing.T) {
 			assert.Equal(t, "Hang", le.RequestType)
 			tc.check(t, err)
 
-			require.Eventually(t, func() bool { return c.State() == StateDisconnected }, 5*time.Second, 5*time.Millisecond)
+			require.Eventually(t, func() bool { return c.State() == StateFailed }, 5*time.Second, 5*time.Millisecond)
 			_, err = c.Request(context.Background(), "Echo", nil)
 			assert.ErrorIs(t, err, ErrConnectionLost)
 			assert.NotErrorIs(t, err, ErrOutcomeUnknown, "a request never sent has a known outcome")
-			// Observed states: connecting, ready, disconnected (with the cause).
-			want := []State{StateConnecting, StateReady, StateDisconnected}
+			// Observed states: connecting, ready, failed (with the cause).
+			want := []State{StateConnecting, StateReady, StateFailed}
 			for _, w := range want {
 				select {
 				case sc := <-states:
 					assert.Equal(t, w, sc.State)
-					if w == StateDisconnected {
+					if w == StateFailed {
 						assert.Error(t, sc.Err)
 						tc.check(t, sc.Err)
 					}

@@ -24,7 +24,18 @@ type Conversation struct {
 	dialogs map[string]*dialogOrder // by dialog id
 	queue   []ConversationEvent
 	dropped uint64
-	wake    chan struct{} // closed and replaced when the queue grows
+	wake    chan struct{}  // closed and replaced when the queue grows
+	handed  map[string]int // by dialog: the next sequence Next has not handed to the app
+}
+
+// ResumeState is what a new process needs to continue a conversation
+// without the app seeing again what it already handled: the conversation
+// id and, per dialog, the next sequence to deliver (the last one Next
+// returned, plus one). It marshals to JSON; store it where the app keeps
+// its own state and pass it as ConversationOptions.Resume.
+type ResumeState struct {
+	ConversationID string         `json:"conversationId"`
+	Dialogs        map[string]int `json:"dialogs"`
 }
 
 // ConversationOptions configure OpenConversation. The zero value works.
@@ -45,6 +56,10 @@ type ConversationOptions struct {
 	// sequence waits for it; then a Gap event reports what was missed and
 	// the stream moves on. Default 2s.
 	GapTimeout time.Duration
+	// Resume continues the conversation a Conversation.ResumeState
+	// describes (from an earlier process, for example): each dialog's
+	// events are delivered from its recorded sequence on. Default nil.
+	Resume *ResumeState
 }
 
 // EventKind says what a ConversationEvent carries.
@@ -118,6 +133,9 @@ func (c *Conn) OpenConversation(ctx context.Context, opts ConversationOptions) (
 	if opts.GapTimeout <= 0 {
 		opts.GapTimeout = defaultGapTimeout
 	}
+	if opts.Resume != nil {
+		return c.resumeConversation(ctx, opts)
+	}
 	r, err := c.conversations(ctx)
 	if err != nil {
 		return nil, err
@@ -137,6 +155,59 @@ func (c *Conn) OpenConversation(ctx context.Context, opts ConversationOptions) (
 		return nil, err
 	}
 	return conv, nil
+}
+
+// resumeConversation continues opts.Resume's conversation.
+func (c *Conn) resumeConversation(ctx context.Context, opts ConversationOptions) (*Conversation, error) {
+	st := opts.Resume
+	if err := checkID("conversationId", st.ConversationID, true); err != nil {
+		return nil, err
+	}
+	for d, seq := range st.Dialogs {
+		if err := checkID("dialogId", d, true); err != nil {
+			return nil, err
+		}
+		if seq < 0 {
+			return nil, invalidf(ErrInvalidRequest, "ResumeState sequence %d of dialog %s is negative", seq, d)
+		}
+	}
+	r, err := c.conversations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cv := r.track(st.ConversationID, opts)
+	dialogs := []string{st.ConversationID}
+	cv.mu.Lock()
+	for d, seq := range st.Dialogs {
+		o := cv.order(d)
+		if !o.subscribed && seq > o.next {
+			o.next = seq
+			cv.handed[d] = seq
+		}
+		if d != st.ConversationID {
+			dialogs = append(dialogs, d)
+		}
+	}
+	cv.mu.Unlock()
+	for _, d := range dialogs {
+		if err := cv.subscribeDialog(ctx, d); err != nil {
+			r.untrack(st.ConversationID)
+			return nil, err
+		}
+	}
+	return cv, nil
+}
+
+// ResumeState returns what ConversationOptions.Resume needs to continue
+// this conversation after the last event Next returned.
+func (cv *Conversation) ResumeState() ResumeState {
+	cv.mu.Lock()
+	defer cv.mu.Unlock()
+	st := ResumeState{ConversationID: cv.id, Dialogs: make(map[string]int, len(cv.handed))}
+	for d, seq := range cv.handed {
+		st.Dialogs[d] = seq
+	}
+	return st
 }
 
 // ID returns the conversation id (also its MAIN dialog's id).
@@ -169,6 +240,12 @@ func (cv *Conversation) Next(ctx context.Context) (ConversationEvent, error) {
 			ev := cv.queue[0]
 			cv.queue[0] = ConversationEvent{}
 			cv.queue = cv.queue[1:]
+			switch {
+			case ev.Kind == KindMessage && ev.Message != nil:
+				cv.handed[ev.Dialog] = max(cv.handed[ev.Dialog], ev.Message.Sequence+1)
+			case ev.Kind == KindGap:
+				cv.handed[ev.Dialog] = max(cv.handed[ev.Dialog], ev.GapTo+1)
+			}
 			cv.mu.Unlock()
 			cv.autoAccept(ctx, ev)
 			return ev, nil
@@ -413,15 +490,23 @@ func (cv *Conversation) deliver(d *dialogOrder, e *MessagingEvent, consumerID st
 // gapTimeout gives up on the missing sequences before the earliest
 // pending event: it reports the gap and moves on.
 func (cv *Conversation) gapTimeout(dialogID, consumerID string) {
+	cv.mu.Lock()
+	defer cv.mu.Unlock()
+	// Checked under cv.mu: Close closes closing before router.stop takes
+	// cv.mu, so no timer is armed after stop.
 	select {
 	case <-cv.c.closing:
 		return
 	default:
 	}
-	cv.mu.Lock()
-	defer cv.mu.Unlock()
 	d := cv.dialogs[dialogID]
 	if d == nil || len(d.pending) == 0 {
+		return
+	}
+	if cv.c.live.Load() == nil || !d.subscribed {
+		// Disconnected, or not yet resubscribed: the replay from d.next
+		// may still fill the hole. Wait again.
+		d.timer = time.AfterFunc(cv.opts.GapTimeout, func() { cv.gapTimeout(dialogID, consumerID) })
 		return
 	}
 	d.timer = nil

@@ -304,7 +304,7 @@ func TestAgentProfile(t *testing.T) {
 }
 
 func TestNextFailsWhenTheConnectionIsLost(t *testing.T) {
-	s, c, me := fake(t, lpwindowtest.Options{})
+	s, c, me := fakeWith(t, lpwindowtest.Options{}, func(cfg *lpwindow.Config) { cfg.MaxReconnects = -1 })
 	ctx := tctx(t)
 	cv, err := c.OpenConversation(ctx, lpwindow.ConversationOptions{})
 	require.NoError(t, err)
@@ -321,7 +321,7 @@ func TestNextFailsWhenTheConnectionIsLost(t *testing.T) {
 	require.NoError(t, err)
 	time.Sleep(100 * time.Millisecond) // sent; let it pass the client's subscription into the conversation's queue
 	s.CloseConnections(me, 1011, "restart")
-	require.Eventually(t, func() bool { return c.State() == lpwindow.StateDisconnected }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return c.State() == lpwindow.StateFailed }, 5*time.Second, 5*time.Millisecond)
 	// What was queued is still delivered, then the loss is reported.
 	assert.Equal(t, "queued", nextText(t, cv, "").Event.Text)
 	_, err = cv.WaitFor(ctx, lpwindow.IsAgentText)

@@ -42,6 +42,12 @@ var (
 	// code 4407: the unauthenticated identity must be extended.
 	ErrIdentityExpired = errors.New("lpwindow: unauthenticated identity expired (4407)")
 
+	// ErrIdentityRefused is matched when an identity provider (LivePerson's
+	// or, through the app's callback, the brand's) refused to issue a
+	// token: a 4xx from the idp, or a handshake still refused with 401
+	// after a renewed token. It is final; the Conn does not retry it.
+	ErrIdentityRefused = errors.New("lpwindow: identity refused")
+
 	// ErrBadRequest is matched by *APIError and *HTTPError with code 400.
 	ErrBadRequest = errors.New("lpwindow: bad request")
 	// ErrUnauthorized is matched by *APIError and *HTTPError with code 401.

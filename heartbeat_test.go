@@ -37,6 +37,7 @@ func TestHeartbeatDetectsHalfOpenSocket(t *testing.T) {
 		var states []StateChange
 		cfg := pipeConfig(t, s)
 		cfg.OnStateChange = func(sc StateChange) { mu.Lock(); states = append(states, sc); mu.Unlock() }
+		cfg.MaxReconnects = -1 // see what the heartbeat did, not the reconnection
 		c, err := Dial(context.Background(), cfg)
 		require.NoError(t, err)
 
@@ -46,7 +47,7 @@ func TestHeartbeatDetectsHalfOpenSocket(t *testing.T) {
 		assert.Equal(t, StateReady, c.State(), "still within the heartbeat deadline")
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		assert.Equal(t, StateDisconnected, c.State())
+		assert.Equal(t, StateFailed, c.State())
 		_, err = c.Request(context.Background(), "Echo", nil)
 		assert.ErrorIs(t, err, ErrConnectionLost)
 		assert.ErrorIs(t, err, ErrHeartbeatTimeout)
@@ -54,7 +55,7 @@ func TestHeartbeatDetectsHalfOpenSocket(t *testing.T) {
 		mu.Lock()
 		last := states[len(states)-1]
 		mu.Unlock()
-		assert.Equal(t, StateDisconnected, last.State)
+		assert.Equal(t, StateFailed, last.State)
 		assert.ErrorIs(t, last.Err, ErrHeartbeatTimeout)
 		frames := s.received()
 		require.Len(t, frames, 1)

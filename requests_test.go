@@ -20,6 +20,12 @@ import (
 
 func fake(t *testing.T, opts lpwindowtest.Options) (*lpwindowtest.Server, *lpwindow.Conn, string) {
 	t.Helper()
+	return fakeWith(t, opts, nil)
+}
+
+// fakeWith is fake with a Config adjusted by edit (when not nil).
+func fakeWith(t *testing.T, opts lpwindowtest.Options, edit func(*lpwindow.Config)) (*lpwindowtest.Server, *lpwindow.Conn, string) {
+	t.Helper()
 	s, err := lpwindowtest.NewServer(opts)
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
@@ -27,7 +33,11 @@ func fake(t *testing.T, opts lpwindowtest.Options) (*lpwindowtest.Server, *lpwin
 	require.NoError(t, err)
 	ts, err := lpwindow.StaticToken(jwt)
 	require.NoError(t, err)
-	c, err := lpwindow.Dial(context.Background(), s.Config(ts))
+	cfg := s.Config(ts)
+	if edit != nil {
+		edit(&cfg)
+	}
+	c, err := lpwindow.Dial(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return s, c, id

@@ -43,9 +43,7 @@ func (c *Conn) conversations(ctx context.Context) (*router, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.SubscribeConversations(ctx, ConversationsFilter{
-		States: []ConversationState{ConversationOpen, ConversationClose},
-		Stages: []ConversationState{ConversationOpen, ConversationClose}}); err != nil {
+	if _, err := c.SubscribeConversations(ctx, routerFilter); err != nil {
 		sub.Unsubscribe()
 		return nil, err
 	}
@@ -58,6 +56,49 @@ func (c *Conn) conversations(ctx context.Context) (*router, error) {
 	c.group.Go(r.work)
 	c.router = r
 	return r, nil
+}
+
+// routerFilter is the metadata subscription of the conversation router.
+var routerFilter = ConversationsFilter{
+	States: []ConversationState{ConversationOpen, ConversationClose},
+	Stages: []ConversationState{ConversationOpen, ConversationClose},
+}
+
+// resume subscribes again, on a new session, to the metadata and to every
+// dialog that was followed, each from the sequence after the last one it
+// delivered (reference §11.2: fromSeq is inclusive), so that nothing is
+// delivered twice and nothing is skipped. Events that arrived ahead of a
+// hole stay pending: the replay fills it.
+func (r *router) resume(ctx context.Context) {
+	r.mu.Lock()
+	convs := make([]*Conversation, 0, len(r.convs))
+	for _, cv := range r.convs {
+		convs = append(convs, cv)
+	}
+	r.mu.Unlock()
+	type follow struct {
+		cv     *Conversation
+		dialog string
+	}
+	var dialogs []follow
+	for _, cv := range convs {
+		cv.mu.Lock()
+		for id, d := range cv.dialogs {
+			if d.subscribed {
+				d.subscribed = false // the server forgot it with the old socket
+				dialogs = append(dialogs, follow{cv, id})
+			}
+		}
+		cv.mu.Unlock()
+	}
+	if _, err := r.c.SubscribeConversations(ctx, routerFilter); err != nil {
+		r.c.emit(fmt.Errorf("lpwindow: resubscribing to conversation metadata: %w", err))
+	}
+	for _, f := range dialogs {
+		if err := f.cv.subscribeDialog(ctx, f.dialog); err != nil {
+			r.c.emit(fmt.Errorf("lpwindow: resubscribing to dialog %s: %w", f.dialog, err))
+		}
+	}
 }
 
 // work runs follow-up requests until the Conn closes.
@@ -93,7 +134,7 @@ func (r *router) track(id string, opts ConversationOptions) *Conversation {
 	if cv := r.convs[id]; cv != nil {
 		return cv
 	}
-	cv := &Conversation{c: r.c, id: id, opts: opts, dialogs: map[string]*dialogOrder{}, wake: make(chan struct{})}
+	cv := &Conversation{c: r.c, id: id, opts: opts, dialogs: map[string]*dialogOrder{}, wake: make(chan struct{}), handed: map[string]int{}}
 	r.convs[id] = cv
 	r.byDialog[id] = cv
 	if info, ok := r.infos[id]; ok {

@@ -45,11 +45,19 @@ type call struct {
 	ch chan *wire.Frame // 1-buffered; the reader never blocks on it
 }
 
-// connect dials, authenticates and starts the session's reader.
-func (c *Conn) connect(ctx context.Context) (*session, error) {
+// connect dials, authenticates and starts the session's reader. With a
+// stale token (refused by the server), a Renewer token source is asked for
+// another.
+func (c *Conn) connect(ctx context.Context, stale *Token) (*session, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
-	tok, err := c.cfg.Token.Token(ctx)
+	var tok Token
+	var err error
+	if r, ok := c.cfg.Token.(Renewer); ok && stale != nil {
+		tok, err = r.Renew(ctx, *stale)
+	} else {
+		tok, err = c.cfg.Token.Token(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lpwindow: getting a token: %w", err)
 	}
@@ -141,12 +149,14 @@ func (s *session) roundTrip(ctx context.Context, req outgoing) (*Response, error
 	frame := wire.AppendRequest(make([]byte, 0, 96+len(req.body)+len(req.headers)+len(req.metadata)), wire.Request{
 		ID: id, Type: req.typ, Body: req.body, Headers: req.headers, Metadata: req.metadata,
 	})
-	if err := s.write(ctx, frame); err != nil {
+	if started, err := s.write(ctx, frame); err != nil {
 		s.forget(id)
-		if cerr := ctx.Err(); cerr != nil && s.cause() == nil {
+		if cerr := ctx.Err(); cerr != nil && !started && s.cause() == nil {
 			return nil, fmt.Errorf("lpwindow: %s: %w", req.typ, cerr)
 		}
-		return nil, s.lost(req.typ, false, err)
+		// A frame cut half-way is never processed, but one whose write
+		// failed after the bytes left may have been: say so.
+		return nil, s.lost(req.typ, started, err)
 	}
 	select {
 	case f := <-cl.ch:
@@ -196,27 +206,28 @@ func (s *session) cause() error {
 }
 
 // write sends one frame. ctx only bounds the wait for the write lock.
-func (s *session) write(ctx context.Context, p []byte) error {
+// started reports whether the frame was handed to the socket.
+func (s *session) write(ctx context.Context, p []byte) (started bool, err error) {
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	case <-s.done:
-		return s.cause()
+		return false, s.cause()
 	}
 	defer func() { <-s.sem }()
 	if err := s.cause(); err != nil {
-		return err
+		return false, err
 	}
 	s.writeTimer.Reset(s.c.cfg.WriteTimeout)
-	err := s.ws.Write(context.Background(), websocket.MessageText, p)
+	err = s.ws.Write(context.Background(), websocket.MessageText, p)
 	s.writeTimer.Stop()
 	if err != nil {
 		s.end(fmt.Errorf("writing a frame: %w", err), false)
-		return s.cause()
+		return true, s.cause()
 	}
 	s.c.stats.framesOut.Add(1)
-	return nil
+	return true, nil
 }
 
 func (s *session) readLoop() {

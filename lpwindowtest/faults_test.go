@@ -56,7 +56,7 @@ func TestDropAndCloseConnections(t *testing.T) {
 			k, id := connect(t, s, lpwindow.AuthHeaders)
 			other, _ := connect(t, s, lpwindow.AuthHeaders)
 			assert.Equal(t, 1, tc.fault(s, id))
-			require.Eventually(t, func() bool { return k.c.State() == lpwindow.StateDisconnected }, 5*time.Second, 5*time.Millisecond)
+			require.Eventually(t, func() bool { return k.c.State() == lpwindow.StateFailed }, 5*time.Second, 5*time.Millisecond)
 			err := k.reqErr("GetClock", nil)
 			assert.ErrorIs(t, err, lpwindow.ErrConnectionLost)
 			tc.check(t, err)

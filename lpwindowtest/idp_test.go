@@ -150,7 +150,7 @@ func TestTokenExpiryClosesWith4401And4407(t *testing.T) {
 		k    *consumer
 		want error
 	}{{k, lpwindow.ErrIdentityExpired}, {ka, lpwindow.ErrTokenExpired}} {
-		require.Eventually(t, func() bool { return tc.k.c.State() == lpwindow.StateDisconnected }, 5*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool { return tc.k.c.State() == lpwindow.StateFailed }, 5*time.Second, 10*time.Millisecond)
 		err := tc.k.reqErr("GetClock", nil)
 		assert.ErrorIs(t, err, tc.want)
 	}
@@ -162,7 +162,7 @@ func TestExpireTokensNow(t *testing.T) {
 	require.NoError(t, err)
 	k := connectWith(t, s, jwtText, lpwindow.AuthHeaders)
 	s.ExpireTokens(id)
-	require.Eventually(t, func() bool { return k.c.State() == lpwindow.StateDisconnected }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return k.c.State() == lpwindow.StateFailed }, 5*time.Second, 10*time.Millisecond)
 	assert.ErrorIs(t, k.reqErr("GetClock", nil), lpwindow.ErrIdentityExpired)
 	ts, _ := lpwindow.StaticToken(jwtText)
 	_, err = lpwindow.Dial(ctxT(t), s.Config(ts))

@@ -57,6 +57,8 @@ func connectWith(t *testing.T, s *lpwindowtest.Server, jwtText string, mode lpwi
 	require.NoError(t, err)
 	cfg := s.Config(ts)
 	cfg.Auth = mode
+	cfg.MaxReconnects = -1        // these tests watch the server: no reconnection
+	cfg.Retry = []time.Duration{} // and no resending behind their back
 	c, err := lpwindow.Dial(ctxT(t), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
