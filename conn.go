@@ -275,16 +275,20 @@ type outgoing struct {
 func (c *Conn) do(ctx context.Context, req outgoing) (*Response, error) {
 	ctx, cancel := c.withDefaultTimeout(ctx)
 	defer cancel()
+	pinned, _ := ctx.Value(sessionKey{}).(*session)
 	var prev *session
 	retries := 0
 	for {
-		s, err := c.await(ctx, req.typ, prev)
-		if err != nil {
-			return nil, err
+		s := pinned
+		if s == nil {
+			var err error
+			if s, err = c.await(ctx, req.typ, prev); err != nil {
+				return nil, err
+			}
 		}
 		resp, err := s.roundTrip(ctx, req)
 		var lost *ConnectionLostError
-		if errors.As(err, &lost) && !lost.Sent && c.mayWait() {
+		if errors.As(err, &lost) && !lost.Sent && c.mayWait() && pinned == nil {
 			// Never written: safe to send on the next session.
 			prev = s
 			continue
@@ -331,6 +335,14 @@ func (c *Conn) retryPause(typ string, err error, retries *int) (time.Duration, b
 	}
 	*retries++
 	return pause, true
+}
+
+// sessionKey pins the requests of a context to one session: they neither
+// wait for another nor move to it (the supervisor's resubscriptions).
+type sessionKey struct{}
+
+func withSession(ctx context.Context, s *session) context.Context {
+	return context.WithValue(ctx, sessionKey{}, s)
 }
 
 // withDefaultTimeout gives ctx Config.RequestTimeout when it has no deadline.

@@ -115,7 +115,8 @@ type dialogOrder struct {
 	next       int                     // the next sequence to deliver
 	pending    map[int]*MessagingEvent // arrived early
 	timer      *time.Timer             // gap timeout while pending is not empty
-	subscribed bool
+	subscribed bool                    // followed: subscribed on every session
+	session    *session                // the session its subscription was confirmed on
 }
 
 const (
@@ -401,8 +402,19 @@ func (cv *Conversation) publish(ctx context.Context, dialogID string, ev Outgoin
 	return cv.c.Publish(ctx, p)
 }
 
-// subscribeDialog subscribes to a dialog's events from the start, once.
+// subscribeDialog follows a dialog: subscribes to its events from the
+// next sequence, once. On failure the dialog is not followed.
 func (cv *Conversation) subscribeDialog(ctx context.Context, dialogID string) error {
+	return cv.follow(ctx, dialogID, false)
+}
+
+// followDialog is subscribeDialog for dialogs the metadata announced: on
+// failure the dialog stays followed, so the next reconnection subscribes.
+func (cv *Conversation) followDialog(ctx context.Context, dialogID string) error {
+	return cv.follow(ctx, dialogID, true)
+}
+
+func (cv *Conversation) follow(ctx context.Context, dialogID string, keep bool) error {
 	cv.mu.Lock()
 	d := cv.order(dialogID)
 	if d.subscribed {
@@ -410,17 +422,39 @@ func (cv *Conversation) subscribeDialog(ctx context.Context, dialogID string) er
 		return nil
 	}
 	d.subscribed = true
-	from := d.next
+	cv.mu.Unlock()
+	err := cv.subscribeOn(ctx, dialogID, cv.c.live.Load())
+	if err != nil && !keep {
+		cv.mu.Lock()
+		d.subscribed = false
+		cv.mu.Unlock()
+	}
+	return err
+}
+
+// subscribeOn subscribes to a dialog from its next sequence; s is the
+// session the request goes to (nil: unknown). Once confirmed, a pending
+// hole gets a full GapTimeout from now: the replay is on its way.
+func (cv *Conversation) subscribeOn(ctx context.Context, dialogID string, s *session) error {
+	cv.mu.Lock()
+	from := cv.order(dialogID).next
 	cv.mu.Unlock()
 	convID := ""
 	if dialogID != cv.id {
 		convID = cv.id
 	}
 	if err := cv.c.SubscribeMessagingEvents(ctx, dialogID, convID, from); err != nil {
-		cv.mu.Lock()
-		d.subscribed = false
-		cv.mu.Unlock()
 		return err
+	}
+	cv.mu.Lock()
+	defer cv.mu.Unlock()
+	d := cv.order(dialogID)
+	if s == nil || s != cv.c.live.Load() {
+		return nil // it went to a later session, whose resume confirms it
+	}
+	d.session = s
+	if d.timer != nil {
+		d.timer.Reset(cv.opts.GapTimeout)
 	}
 	return nil
 }
@@ -503,9 +537,9 @@ func (cv *Conversation) gapTimeout(dialogID, consumerID string) {
 	if d == nil || len(d.pending) == 0 {
 		return
 	}
-	if cv.c.live.Load() == nil || !d.subscribed {
-		// Disconnected, or not yet resubscribed: the replay from d.next
-		// may still fill the hole. Wait again.
+	if live := cv.c.live.Load(); live == nil || d.session != live {
+		// Disconnected, or not yet resubscribed on this session: the
+		// replay from d.next may still fill the hole. Wait again.
 		d.timer = time.AfterFunc(cv.opts.GapTimeout, func() { cv.gapTimeout(dialogID, consumerID) })
 		return
 	}

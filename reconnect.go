@@ -94,7 +94,13 @@ func (c *Conn) reconnect(cause error, tok Token, attempt *int) *session {
 		c.mu.Unlock()
 		c.stats.reconnects.Add(1)
 		c.log.Info("lpwindow: reconnected", "attempt", *attempt)
-		c.resume()
+		if err := c.resume(s); err != nil {
+			// Without its subscriptions the session would deliver nothing:
+			// end it, and the next attempt resubscribes everything.
+			c.log.Warn("lpwindow: resubscribing failed; reconnecting again", "err", err)
+			s.end(fmt.Errorf("resubscribing after the reconnection: %w", err), false)
+			return s
+		}
 		c.setState(StateChange{State: StateReady, Attempt: *attempt})
 		return s
 	}
@@ -169,16 +175,16 @@ func (c *Conn) fail(reason error) {
 	c.emit(&ConnectionLostError{Cause: reason})
 }
 
-// resume restores what the server forgot with the old socket: the
+// resume restores on s what the server forgot with the old socket: the
 // conversations' subscriptions, from the next sequence of each dialog.
-func (c *Conn) resume() {
+func (c *Conn) resume(s *session) error {
 	c.routerMu.Lock()
 	r := c.router
 	c.routerMu.Unlock()
 	if r == nil {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(withSession(c.ctx, s), c.cfg.RequestTimeout)
 	defer cancel()
-	r.resume(ctx)
+	return r.resume(ctx, s)
 }

@@ -64,41 +64,38 @@ var routerFilter = ConversationsFilter{
 	Stages: []ConversationState{ConversationOpen, ConversationClose},
 }
 
-// resume subscribes again, on a new session, to the metadata and to every
-// dialog that was followed, each from the sequence after the last one it
-// delivered (reference §11.2: fromSeq is inclusive), so that nothing is
-// delivered twice and nothing is skipped. Events that arrived ahead of a
-// hole stay pending: the replay fills it.
-func (r *router) resume(ctx context.Context) {
+// resume subscribes again on session s (ctx is pinned to it) to the
+// metadata and to every followed dialog, each from the sequence after the
+// last one it delivered (reference §11.2: fromSeq is inclusive), so that
+// nothing is delivered twice and nothing is skipped. Events that arrived
+// ahead of a hole stay pending: the replay fills it. The first failure is
+// returned; the caller then ends s, and the next session tries again.
+func (r *router) resume(ctx context.Context, s *session) error {
 	r.mu.Lock()
 	convs := make([]*Conversation, 0, len(r.convs))
 	for _, cv := range r.convs {
 		convs = append(convs, cv)
 	}
 	r.mu.Unlock()
-	type follow struct {
-		cv     *Conversation
-		dialog string
+	if _, err := r.c.SubscribeConversations(ctx, routerFilter); err != nil {
+		return fmt.Errorf("conversation metadata: %w", err)
 	}
-	var dialogs []follow
 	for _, cv := range convs {
 		cv.mu.Lock()
+		var ids []string
 		for id, d := range cv.dialogs {
 			if d.subscribed {
-				d.subscribed = false // the server forgot it with the old socket
-				dialogs = append(dialogs, follow{cv, id})
+				ids = append(ids, id)
 			}
 		}
 		cv.mu.Unlock()
-	}
-	if _, err := r.c.SubscribeConversations(ctx, routerFilter); err != nil {
-		r.c.emit(fmt.Errorf("lpwindow: resubscribing to conversation metadata: %w", err))
-	}
-	for _, f := range dialogs {
-		if err := f.cv.subscribeDialog(ctx, f.dialog); err != nil {
-			r.c.emit(fmt.Errorf("lpwindow: resubscribing to dialog %s: %w", f.dialog, err))
+		for _, id := range ids {
+			if err := cv.subscribeOn(ctx, id, s); err != nil {
+				return fmt.Errorf("dialog %s: %w", id, err)
+			}
 		}
 	}
+	return nil
 }
 
 // work runs follow-up requests until the Conn closes.
@@ -202,8 +199,8 @@ func (r *router) followDialogs(cv *Conversation, dialogs []string) {
 		r.byDialog[id] = cv
 		select {
 		case r.tasks <- func(ctx context.Context) {
-			if err := cv.subscribeDialog(ctx, id); err != nil {
-				r.c.emit(fmt.Errorf("lpwindow: subscribing to dialog %s: %w", id, err))
+			if err := cv.followDialog(ctx, id); err != nil {
+				r.c.emit(fmt.Errorf("lpwindow: subscribing to dialog %s (to be retried after a reconnection): %w", id, err))
 			}
 		}:
 		default:

@@ -125,7 +125,15 @@ func (f *faults) storage(w http.ResponseWriter) bool {
 }
 
 // notificationFaultState is a socket's held-back notification.
-type notificationFaultState struct{ held []byte }
+type notificationFaultState struct {
+	held  []byte
+	flush *time.Timer // sends held if no notification follows soon
+}
+
+// heldFlush is how long a held-back notification waits for one to
+// overtake it; a real server reorders what is in flight, it does not keep
+// a notification back indefinitely.
+const heldFlush = 50 * time.Millisecond
 
 // apply returns the frames to send for b under the current faults.
 func (n *notificationFaultState) apply(f *faults, b []byte) [][]byte {
@@ -145,6 +153,10 @@ func (n *notificationFaultState) apply(f *faults, b []byte) [][]byte {
 	if n.held != nil {
 		out = append(out, n.held)
 		n.held = nil
+		if n.flush != nil {
+			n.flush.Stop()
+			n.flush = nil
+		}
 	}
 	return out
 }

@@ -181,10 +181,22 @@ func (sk *socket) enqueue(b []byte) {
 	}
 }
 
-// sendNotification applies the notification faults, then enqueues.
+// sendNotification applies the notification faults, then enqueues
+// (state.mu held).
 func (sk *socket) sendNotification(typ string, body json.RawMessage) {
 	for _, b := range sk.nfaults.apply(sk.s.faults, notificationFrame(typ, body)) {
 		sk.enqueue(b)
+	}
+	if n := &sk.nfaults; n.held != nil && n.flush == nil {
+		n.flush = time.AfterFunc(heldFlush, func() {
+			sk.s.state.mu.Lock()
+			defer sk.s.state.mu.Unlock()
+			if n.held != nil {
+				sk.enqueue(n.held)
+				n.held = nil
+			}
+			n.flush = nil
+		})
 	}
 }
 
