@@ -115,6 +115,10 @@ type Config struct {
 	// non-nil slice never retries.
 	Retry []time.Duration
 
+	// FileTimeout bounds an upload or a download (SendFile, Upload,
+	// Download) whose context has no deadline. Default 2m.
+	FileTimeout time.Duration
+
 	// QueueSize is the default capacity of each subscription's queue.
 	// Default 1024.
 	QueueSize int
@@ -217,6 +221,7 @@ func (cfg Config) normalized() (Config, error) {
 	if cfg.ReadLimit <= 0 {
 		cfg.ReadLimit = defaultReadLimit
 	}
+	def(&cfg.FileTimeout, 2*time.Minute)
 	def(&cfg.ReconnectWait, defaultReconnectWait)
 	def(&cfg.MaxReconnectWait, defaultMaxReconnectWait)
 	if cfg.Retry == nil {

@@ -3,6 +3,7 @@ package lpwindow_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -114,6 +115,13 @@ func TestReconnectResumesConversation(t *testing.T) {
 			}
 			assert.Equal(t, 1, mine, "published once")
 
+			// StateReady is announced after the resubscriptions, on the
+			// callback goroutine: wait for it.
+			require.Eventually(t, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return states[len(states)-1].State == lpwindow.StateReady
+			}, 5*time.Second, 5*time.Millisecond)
 			mu.Lock()
 			defer mu.Unlock()
 			var sawCause bool
@@ -233,11 +241,21 @@ func TestGivesUpAfterMaxReconnects(t *testing.T) {
 	s := newFake(t, lpwindowtest.Options{})
 	var mu sync.Mutex
 	var states []lpwindow.StateChange
+	signup := lpwindow.Signup().WithIDP(idpOf(s))
+	var down atomic.Bool
 	c := dialOn(t, s, func(cfg *lpwindow.Config) {
-		cfg.Token, cfg.MaxReconnects = lpwindow.Signup(), 3
+		// The identity provider goes down (a transient failure, retried).
+		cfg.Token = lpwindow.TokenFunc(func(ctx context.Context) (lpwindow.Token, error) {
+			if down.Load() {
+				return lpwindow.Token{}, errors.New("idp unreachable")
+			}
+			return signup.Token(ctx)
+		})
+		cfg.MaxReconnects = 3
 		cfg.OnStateChange = func(sc lpwindow.StateChange) { mu.Lock(); states = append(states, sc); mu.Unlock() }
 	})
-	s.Close() // nothing to reconnect to
+	down.Store(true)
+	s.DropConnections(onServer(t, s, c))
 	require.Eventually(t, func() bool { return c.State() == lpwindow.StateFailed }, 10*time.Second, 5*time.Millisecond)
 	_, err := c.SyncClock(tctx(t))
 	assert.ErrorIs(t, err, lpwindow.ErrConnectionLost)

@@ -11,13 +11,14 @@ import (
 
 // faults holds the injected failures.
 type faults struct {
-	mu        sync.Mutex
-	delay     map[string]time.Duration
-	fail      map[string]*failRule
-	notif     NotificationFaults
-	rnd       *rand.Rand
-	storeCode int
-	storeHang chan struct{}
+	mu         sync.Mutex
+	delay      map[string]time.Duration
+	fail       map[string]*failRule
+	notif      NotificationFaults
+	rnd        *rand.Rand
+	storeCode  int
+	storeTimes int // storeCode's remaining uses; < 0: until cleared
+	storeHang  chan struct{}
 }
 
 type failRule struct {
@@ -73,10 +74,18 @@ func (s *Server) SetNotificationFaults(nf NotificationFaults) {
 }
 
 // FailStorage answers file storage requests with code (0 clears).
-func (s *Server) FailStorage(code int) {
+func (s *Server) FailStorage(code int) { s.FailStorageTimes(code, -1) }
+
+// FailStorageTimes answers the next times storage requests with code
+// (times < 0: until cleared; 0 clears).
+func (s *Server) FailStorageTimes(code, times int) {
 	s.faults.mu.Lock()
 	defer s.faults.mu.Unlock()
-	s.faults.storeCode = code
+	if code == 0 || times == 0 {
+		s.faults.storeCode, s.faults.storeTimes = 0, 0
+		return
+	}
+	s.faults.storeCode, s.faults.storeTimes = code, times
 }
 
 // HangStorage makes file storage requests hang until release is closed
@@ -113,6 +122,11 @@ func (f *faults) failFor(typ string) (int, bool) {
 func (f *faults) storage(w http.ResponseWriter) bool {
 	f.mu.Lock()
 	code, hang := f.storeCode, f.storeHang
+	if f.storeTimes > 0 {
+		if f.storeTimes--; f.storeTimes == 0 {
+			f.storeCode = 0
+		}
+	}
 	f.mu.Unlock()
 	if hang != nil {
 		<-hang

@@ -78,7 +78,8 @@ func TestAuthenticateCodeFlow(t *testing.T) {
 }
 
 func TestAnonymousACR0Flow(t *testing.T) {
-	s := newServer(t, lpwindowtest.Options{ExternalTokenLifetime: time.Second})
+	// 2 s: exp has whole seconds, so a fresh token has 1 to 2 s to live.
+	s := newServer(t, lpwindowtest.Options{ExternalTokenLifetime: 2 * time.Second})
 	a := "/api/account/" + s.Account()
 	code, body := post(t, s, a+"/anonymous/authorize", "")
 	require.Equal(t, 200, code)
@@ -94,7 +95,7 @@ func TestAnonymousACR0Flow(t *testing.T) {
 	assert.Equal(t, 400, code, "v=3.0 is required")
 
 	// Refresh keeps the identity, even after the external token expired.
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(2100 * time.Millisecond)
 	code, _ = post(t, s, a+"/app/connector-1/authenticate?v=3.0", `{"id_token":"`+ext+`"}`)
 	assert.Equal(t, 401, code, "an expired external token cannot be exchanged")
 	code, body = post(t, s, a+"/anonymous/authorize", `{"id_token":"`+ext+`"}`)
