@@ -7,6 +7,7 @@
 // Type a line to send it. Commands:
 //
 //	/1, /2 …   answer the last quick-reply question with that option
+//	/file PATH share an image (JPG, PNG or GIF, up to 3 MB)
 //	/typing    tell the agent you are typing
 //	/urgent    ask for an urgent response
 //	/close     close the conversation (a survey may follow)
@@ -20,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,6 +127,8 @@ func (ch *chat) handle(ctx context.Context, conv *lpwindow.Conversation, line st
 		return false, conv.Typing(ctx, true)
 	case line == "/urgent":
 		return false, conv.MarkUrgent(ctx)
+	case strings.HasPrefix(line, "/file "):
+		return false, ch.sendFile(ctx, conv, strings.TrimSpace(line[len("/file "):]))
 	case strings.HasPrefix(line, "/"):
 		n, err := strconv.Atoi(line[1:])
 		ch.mu.Lock()
@@ -137,6 +141,21 @@ func (ch *chat) handle(ctx context.Context, conv *lpwindow.Conversation, line st
 	}
 	_, err := conv.SendText(ctx, line)
 	return false, err
+}
+
+// sendFile uploads and shares the image at path.
+func (ch *chat) sendFile(ctx context.Context, conv *lpwindow.Conversation, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sent, err := conv.SendFile(ctx, f, lpwindow.FileUpload{Caption: filepath.Base(path)})
+	if err != nil {
+		return err
+	}
+	ch.printf("(sent %s: %d bytes, %s)\n", filepath.Base(path), sent.Size, sent.Type)
+	return nil
 }
 
 // receive prints the stream until ctx ends; it closes closed when the

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +46,10 @@ func TestChatWithTheBot(t *testing.T) {
 	say("hello there", "agent: You said: hello there")
 	say("help", "/2 bye")
 	say("/7", "! unknown command /7")
+	img := filepath.Join(t.TempDir(), "dot.gif")
+	require.NoError(t, os.WriteFile(img, []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"), 0o600))
+	say("/file "+img, "(sent dot.gif: 43 bytes, GIF)")
+	say("/file /nonexistent.png", "! open /nonexistent.png")
 	say("/1", "agent: You said: hello")   // the quick reply's text
 	say("/2", "the conversation is over") // "bye": the bot closes it
 	require.NoError(t, <-done)
