@@ -172,3 +172,34 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestHeartbeatFailureReconnects: a half-open socket takes the same path
+// as a dropped one: the Conn reconnects.
+func TestHeartbeatFailureReconnects(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newUMSServer(t)
+		s.answerClock = false
+		var mu sync.Mutex
+		var states []StateChange
+		cfg := pipeConfig(t, s)
+		cfg.OnStateChange = func(sc StateChange) { mu.Lock(); states = append(states, sc); mu.Unlock() }
+		c, err := Dial(context.Background(), cfg)
+		require.NoError(t, err)
+		time.Sleep(41 * time.Second) // 30 s interval + 10 s timeout, then a jittered wait under 1 s
+		synctest.Wait()
+		assert.Equal(t, StateReady, c.State())
+		assert.EqualValues(t, 1, c.Stats().Reconnects)
+		c.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		var causes []error
+		for _, sc := range states {
+			if sc.State == StateDisconnected {
+				causes = append(causes, sc.Err)
+			}
+		}
+		require.Len(t, causes, 1)
+		assert.ErrorIs(t, causes[0], ErrHeartbeatTimeout)
+		s.close()
+	})
+}
