@@ -287,8 +287,10 @@ func (c *Conn) do(ctx context.Context, req outgoing) (*Response, error) {
 			}
 		}
 		resp, err := s.roundTrip(ctx, req)
-		var lost *ConnectionLostError
-		if errors.As(err, &lost) && !lost.Sent && c.mayWait() && pinned == nil {
+		if err == nil {
+			return resp, nil // the fast path: no error inspection (errors.As allocates)
+		}
+		if neverSent(err) && c.mayWait() && pinned == nil {
 			// Never written: safe to send on the next session.
 			prev = s
 			continue
@@ -302,6 +304,13 @@ func (c *Conn) do(ctx context.Context, req outgoing) (*Response, error) {
 		}
 		return resp, err
 	}
+}
+
+// neverSent reports whether err is a lost connection before the request
+// was written.
+func neverSent(err error) bool {
+	var lost *ConnectionLostError
+	return errors.As(err, &lost) && !lost.Sent
 }
 
 // retrySafe lists the request types the SDK resends on its own after 429
