@@ -1,20 +1,27 @@
 // Package lpwindow is a client for LivePerson's consumer-side Messaging
 // Window API: the JSON-over-websocket protocol a visitor's app uses to open
-// a conversation, talk to agents and bots, and close it.
+// a conversation, talk to agents and bots, share files, and close it.
 //
 // # Connecting
 //
-// Dial authenticates with the consumer's LivePerson JWT, either in the
-// handshake headers (AuthHeaders, the default) or, for clients that cannot
-// set headers, in an InitConnection request sent as the first frame
-// (AuthInitConnection). Dial returns once the connection is ready, so bad
-// credentials fail there.
+// Dial finds the account's hosts with the Domain API (unless Config.Domains
+// gives them), gets a consumer token from Config.Token (an Identity from
+// Signup, ImplicitFlow, CodeFlow or AnonymousFlow, or StaticToken), and
+// authenticates either in the handshake headers (AuthHeaders, the default)
+// or, for clients that cannot set headers, in an InitConnection request
+// sent as the first frame (AuthInitConnection). Dial returns once the
+// connection is ready, so bad credentials fail there.
 //
 //	c, err := lpwindow.Dial(ctx, lpwindow.Config{
 //		Account: "12345678",
-//		Domains: lpwindow.Domains{AsyncMessagingEnt: "va.msg.liveperson.net"},
-//		Token:   tokenSource,
+//		Token:   lpwindow.ImplicitFlow(brandIDToken),
 //	})
+//
+// # Conversations and files
+//
+// Conn.OpenConversation resumes or starts a conversation whose events come
+// in order, once each, with its metadata changes; Conversation.SendFile and
+// Conn.Download share and fetch images.
 //
 // # Requests
 //
@@ -33,10 +40,12 @@
 // (Subscription.Dropped, a *SlowConsumerError to Config.OnError), never
 // silently.
 //
-// # Liveness and closing
+// # Liveness, reconnection and closing
 //
 // A GetClock heartbeat detects half-open sockets and measures the server's
-// clock offset. Close is idempotent, bounded in time, and joins every
+// clock offset. A lost session is replaced with backoff, the identity is
+// renewed on 4401/4407, and conversations resume from the last delivered
+// sequence; calls made meanwhile wait for the new session. Close is idempotent, bounded in time, and joins every
 // goroutine the Conn started, so no callback runs after it returns; it may
 // be called from inside a callback.
 //
