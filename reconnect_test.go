@@ -378,3 +378,31 @@ func TestResumeAfterRestart(t *testing.T) {
 	_, err = second.OpenConversation(ctx, lpwindow.ConversationOptions{Resume: &lpwindow.ResumeState{ConversationID: ""}})
 	assert.ErrorIs(t, err, lpwindow.ErrInvalidRequest)
 }
+
+// TestSignupIdentityReplacedAfter4407: signing up again makes a new
+// consumer, who cannot follow the old conversation: the app is told, and
+// the Conn does not loop on a resubscription the server refuses.
+func TestSignupIdentityReplacedAfter4407(t *testing.T) {
+	s := newFake(t, lpwindowtest.Options{})
+	errs := make(chan error, 16)
+	c := dialOn(t, s, func(cfg *lpwindow.Config) {
+		cfg.Token = lpwindow.Signup()
+		cfg.OnError = func(err error) { errs <- err }
+	})
+	old := c.ConsumerID()
+	_, err := c.OpenConversation(tctx(t), lpwindow.ConversationOptions{})
+	require.NoError(t, err)
+	s.ExpireTokens(onServer(t, s, c))
+	var told error
+	require.Eventually(t, func() bool {
+		for len(errs) > 0 {
+			if err := <-errs; strings.Contains(err.Error(), "can no longer be followed") {
+				told = err
+			}
+		}
+		return told != nil && c.State() == lpwindow.StateReady
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.NotEqual(t, old, c.ConsumerID(), "a new consumer")
+	time.Sleep(300 * time.Millisecond)
+	assert.EqualValues(t, 1, c.Stats().Reconnects, "no reconnection loop")
+}

@@ -2,6 +2,7 @@ package lpwindow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -90,12 +91,31 @@ func (r *router) resume(ctx context.Context, s *session) error {
 		}
 		cv.mu.Unlock()
 		for _, id := range ids {
-			if err := cv.subscribeOn(ctx, id, s); err != nil {
+			err := cv.subscribeOn(ctx, id, s)
+			if refused(err) {
+				// The server will not give this dialog to this consumer
+				// (after a signup identity was replaced, say): trying on
+				// another session would not help. Stop following it and
+				// say so.
+				cv.mu.Lock()
+				cv.order(id).subscribed = false
+				cv.mu.Unlock()
+				r.c.emit(fmt.Errorf("lpwindow: conversation %s, dialog %s can no longer be followed: %w", cv.id, id, err))
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("dialog %s: %w", id, err)
 			}
 		}
 	}
 	return nil
+}
+
+// refused reports whether err is the server's 4xx answer (not 429): a
+// request it will refuse again.
+func refused(err error) bool {
+	var ae *APIError
+	return err != nil && errors.As(err, &ae) && ae.Code >= 400 && ae.Code < 500 && ae.Code != 429
 }
 
 // work runs follow-up requests until the Conn closes.
