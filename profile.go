@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // AgentProfile is an agent's public profile.
@@ -29,7 +27,8 @@ type AgentProfile struct {
 // UNCONFIRMED in LivePerson's documentation: whether a consumer needs any
 // credential for this call (none is sent: it is a public CDN resource), and
 // which fields the response holds (those above follow the Users API; Raw
-// keeps the rest). A failure is an *HTTPError.
+// keeps the rest). A failure is an *HTTPError; 5xx and network failures
+// are retried per Config.Retry, 4xx are not.
 func (c *Conn) AgentProfile(ctx context.Context, agentID string) (*AgentProfile, error) {
 	if err := checkID("agentId", agentID, true); err != nil {
 		return nil, err
@@ -37,27 +36,11 @@ func (c *Conn) AgentProfile(ctx context.Context, agentID string) (*AgentProfile,
 	if c.cfg.Domains.ACCDN == "" {
 		return nil, invalidf(ErrInvalidConfig, "Domains.ACCDN is needed for agent profiles")
 	}
-	scheme := "https"
-	if c.cfg.Insecure {
-		scheme = "http"
-	}
 	path := "/api/account/" + url.PathEscape(c.cfg.Account) + "/configuration/le-users/users/" + url.PathEscape(agentID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+c.cfg.Domains.ACCDN+path, nil)
+	body, err := restCall{hc: c.cfg.HTTPClient, method: http.MethodGet, scheme: schemeFor(c.cfg.Insecure), host: c.cfg.Domains.ACCDN,
+		path: path, service: "acCdnDomain", retry: c.cfg.Retry, log: c.log}.do(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("lpwindow: agent profile: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("lpwindow: agent profile: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("lpwindow: agent profile: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &HTTPError{StatusCode: resp.StatusCode, Service: "acCdnDomain", Endpoint: "GET " + path, Body: strings.TrimSpace(string(body))}
+		return nil, err
 	}
 	var p struct {
 		ID         json.RawMessage `json:"id"`
